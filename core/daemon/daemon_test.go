@@ -1,0 +1,344 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pincerhq/pincer/core/client"
+	"github.com/pincerhq/pincer/core/protocol"
+)
+
+type gw struct {
+	url   string
+	http  string
+	token string
+	state string
+	stop  func() error
+}
+
+// start runs a gateway on a random loopback port with a fresh state dir.
+func start(t *testing.T, opt Options, config string) *gw {
+	t.Helper()
+	state := t.TempDir()
+	t.Setenv("PINCER_STATE_DIR", state)
+	t.Setenv("PINCER_CONFIG_PATH", "")
+	t.Setenv("PINCER_GATEWAY_TOKEN", "")
+	t.Setenv("OPENCLAW_GATEWAY_TOKEN", "")
+	if config != "" {
+		if err := os.WriteFile(filepath.Join(state, "pincer.json"), []byte(config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Listener = ln
+	ready := make(chan string, 1)
+	opt.Ready = func(u string) { ready <- u }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, opt) }()
+	g := &gw{state: state}
+	select {
+	case g.url = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("gateway did not start: %v", err)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("gateway start timed out")
+	}
+	g.http = "http://" + strings.TrimPrefix(g.url, "ws://")
+	g.token = opt.Token
+	if g.token == "" {
+		b, err := os.ReadFile(filepath.Join(state, "credentials", "gateway-token"))
+		if err == nil {
+			g.token = strings.TrimSpace(string(b))
+		}
+	}
+	var stopped bool
+	g.stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(15 * time.Second):
+			return errors.New("gateway did not stop")
+		}
+	}
+	t.Cleanup(func() { _ = g.stop() })
+	return g
+}
+
+func (g *gw) dial(t *testing.T, scopes ...string) *client.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, client.Options{URL: g.url, Token: g.token, Scopes: scopes})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func call(t *testing.T, c *client.Client, method string, params any, out any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Call(ctx, method, params, out); err != nil {
+		t.Fatalf("%s: %v", method, err)
+	}
+}
+
+func TestZeroConfigStartGeneratesToken(t *testing.T) {
+	g := start(t, Options{}, "")
+	info, err := os.Stat(filepath.Join(g.state, "credentials", "gateway-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 || len(g.token) < 32 {
+		t.Fatalf("token file mode %v, token length %d", info.Mode().Perm(), len(g.token))
+	}
+	if _, err := os.Stat(filepath.Join(g.state, "state", "pincer.sqlite")); err != nil {
+		t.Fatalf("state database not created: %v", err)
+	}
+	c := g.dial(t, protocol.ScopeRead)
+	var h protocol.HealthSnapshot
+	call(t, c, "health", nil, &h)
+	if !h.OK || h.DefaultAgentID != "main" || len(h.Agents) == 0 {
+		t.Fatalf("health %+v", h)
+	}
+}
+
+func TestEveryMethodOverTheWire(t *testing.T) {
+	g := start(t, Options{Token: "tok-123"}, `{
+	  // JSON5 with comments
+	  agents: {entries: {main: {name: "Clawd"}}},
+	  models: {providers: {ollama: {baseUrl: "http://127.0.0.1:11434/v1", api: "openai-completions", models: [{id: "llama3.2", contextWindow: 128000}]}}},
+	  gateway: {auth: {token: "ignored-because-flag-wins"}},
+	}`)
+	admin := g.dial(t, protocol.CLIDefaultScopes...)
+	hello := admin.Hello()
+	want := []string{"health", "status", "system-presence", "system-event", "last-heartbeat", "set-heartbeats", "wake",
+		"logs.tail", "channels.status", "config.get", "config.schema", "models.list", "agent.identity.get"}
+	for _, m := range want {
+		if !contains(hello.Features.Methods, m) {
+			t.Fatalf("features.methods lacks %s: %v", m, hello.Features.Methods)
+		}
+	}
+	if len(hello.Features.Methods) != len(want) {
+		t.Fatalf("features.methods advertises more than is implemented: %v", hello.Features.Methods)
+	}
+	if hello.Snapshot.SessionDefaults == nil || hello.Snapshot.SessionDefaults.MainSessionKey != "agent:main:main" {
+		t.Fatalf("sessionDefaults %+v", hello.Snapshot.SessionDefaults)
+	}
+
+	var st protocol.StatusResult
+	call(t, admin, "status", map[string]any{"includeChannelSummary": false}, &st)
+	if st.RuntimeVersion == "" || st.PID != os.Getpid() || st.ProcessMemory.RSSBytes <= 0 {
+		t.Fatalf("status %+v", st)
+	}
+
+	var pres []protocol.PresenceEntry
+	call(t, admin, "system-presence", nil, &pres)
+	if len(pres) == 0 || pres[0].Mode != "gateway" || pres[0].Reason != "self" {
+		t.Fatalf("presence %+v", pres)
+	}
+
+	var ok protocol.OKResult
+	call(t, admin, "system-event", map[string]any{"text": "deploy finished", "idempotencyKey": "ev-1"}, &ok)
+	call(t, admin, "system-event", map[string]any{"text": "deploy finished", "idempotencyKey": "ev-1"}, &ok)
+	call(t, admin, "status", nil, &st)
+	if n := count(st.QueuedSystemEvents, "deploy finished"); n != 1 {
+		t.Fatalf("system-event with one idempotency key queued %d times: %v", n, st.QueuedSystemEvents)
+	}
+	call(t, admin, "system-presence", nil, &pres)
+	found := false
+	for _, p := range pres {
+		found = found || p.Text == "deploy finished"
+	}
+	if !found {
+		t.Fatalf("system-event text not in presence: %+v", pres)
+	}
+
+	var last json.RawMessage
+	call(t, admin, "last-heartbeat", map[string]any{}, &last)
+	if string(last) != "null" {
+		t.Fatalf("last-heartbeat before any heartbeat: %s", last)
+	}
+	var sh protocol.SetHeartbeatsResult
+	call(t, admin, "set-heartbeats", map[string]any{"enabled": false}, &sh)
+	if !sh.OK || sh.Enabled {
+		t.Fatalf("set-heartbeats %+v", sh)
+	}
+	call(t, admin, "wake", map[string]any{"mode": "now", "text": "check the oven"}, &ok)
+	deadline := time.Now().Add(5 * time.Second)
+	for string(last) == "null" && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		call(t, admin, "last-heartbeat", nil, &last)
+	}
+	var hb protocol.HeartbeatEvent
+	if err := json.Unmarshal(last, &hb); err != nil || hb.Status == "" {
+		t.Fatalf("wake now produced no heartbeat: %s", last)
+	}
+
+	var tail protocol.LogsTailResult
+	call(t, admin, "logs.tail", map[string]any{"limit": 50}, &tail)
+	if tail.File == "" || len(tail.Lines) == 0 || !json.Valid([]byte(tail.Lines[0])) {
+		t.Fatalf("logs.tail %+v", tail)
+	}
+	var more protocol.LogsTailResult
+	call(t, admin, "logs.tail", map[string]any{"cursor": tail.Cursor}, &more)
+	if more.Cursor < tail.Cursor {
+		t.Fatalf("cursor went back: %d < %d", more.Cursor, tail.Cursor)
+	}
+
+	var cs protocol.ChannelsStatusResult
+	call(t, admin, "channels.status", map[string]any{"probe": false, "timeoutMs": 8000}, &cs)
+	if cs.Ts == 0 || cs.Channels == nil || cs.ChannelAccounts == nil {
+		t.Fatalf("channels.status %+v", cs)
+	}
+
+	var cg protocol.ConfigGetResult
+	call(t, admin, "config.get", map[string]any{}, &cg)
+	if !cg.Exists || !cg.Valid || !strings.HasPrefix(cg.Hash, "hmac-sha256:v1:") || cg.Raw == nil {
+		t.Fatalf("config.get %+v", cg)
+	}
+	if strings.Contains(string(cg.Config)+string(cg.Parsed)+*cg.Raw, "ignored-because-flag-wins") ||
+		strings.Contains(string(cg.Config), "tok-123") {
+		t.Fatal("config.get leaked a secret")
+	}
+	if !strings.Contains(*cg.Raw, "__OPENCLAW_REDACTED__") {
+		t.Fatalf("raw not redacted: %s", *cg.Raw)
+	}
+
+	var schema protocol.ConfigSchemaResult
+	call(t, admin, "config.schema", nil, &schema)
+	if !strings.Contains(string(schema.Schema), "gateway") {
+		t.Fatalf("config.schema %s", schema.Schema)
+	}
+
+	var ml protocol.ModelsListResult
+	call(t, admin, "models.list", nil, &ml)
+	if len(ml.Models) != 1 || ml.Models[0].ID != "llama3.2" || ml.Models[0].Provider != "ollama" || !ml.Models[0].Available {
+		t.Fatalf("models.list %+v", ml)
+	}
+
+	var id protocol.AgentIdentity
+	call(t, admin, "agent.identity.get", map[string]any{"sessionKey": "agent:main:main"}, &id)
+	if id.AgentID != "main" || id.Name != "Clawd" || id.Avatar != "C" {
+		t.Fatalf("agent.identity.get %+v", id)
+	}
+	err := admin.Call(context.Background(), "agent.identity.get", map[string]any{"agentId": "ghost"}, nil)
+	var pe *protocol.Error
+	if !errors.As(err, &pe) || pe.DetailCode() != protocol.DetailUnknownAgentID {
+		t.Fatalf("unknown agent: %v", err)
+	}
+
+	// Scopes are enforced per method.
+	reader := g.dial(t, protocol.ScopeRead)
+	err = reader.Call(context.Background(), "system-event", map[string]any{"text": "x"}, nil)
+	if !errors.As(err, &pe) || pe.Code != protocol.CodeForbidden || pe.Message != "missing scope: operator.admin" {
+		t.Fatalf("reader system-event: %v", err)
+	}
+	err = reader.Call(context.Background(), "wake", map[string]any{"mode": "soon", "text": "x"}, nil)
+	if !errors.As(err, &pe) || pe.Code != protocol.CodeForbidden {
+		t.Fatalf("reader wake: %v", err)
+	}
+	writer := g.dial(t, protocol.ScopeWrite)
+	err = writer.Call(context.Background(), "wake", map[string]any{"mode": "soon", "text": "x"}, nil)
+	if !errors.As(err, &pe) || pe.Message != "invalid wake params: at /mode: must be equal to one of the allowed values" {
+		t.Fatalf("bad wake params: %v", err)
+	}
+}
+
+func TestHTTPProbes(t *testing.T) {
+	g := start(t, Options{Token: "t"}, "")
+	for path, want := range map[string]string{
+		"/health": `"status":"live"`, "/healthz": `"status":"live"`,
+		"/ready": `"ready":true`, "/readyz": `"ready":true`, "/startupz": `"status":"started"`,
+	} {
+		resp, err := http.Get(g.http + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) || resp.Header.Get("Content-Type") != "application/json; charset=utf-8" {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestInvalidConfigRefusesToStart(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("PINCER_STATE_DIR", state)
+	t.Setenv("PINCER_CONFIG_PATH", "")
+	_ = os.WriteFile(filepath.Join(state, "pincer.json"), []byte(`{gateway: {port: 70000, auth: {mode: "magic"}}}`), 0o600)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln.Close()
+	err := Run(context.Background(), Options{Listener: ln})
+	if err == nil {
+		t.Fatal("started with an invalid config")
+	}
+	for _, want := range []string{"gateway.port", "gateway.auth.mode"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("error does not name %s: %v", want, err)
+		}
+	}
+}
+
+func TestOneGatewayPerStateDir(t *testing.T) {
+	g := start(t, Options{Token: "t"}, "")
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln.Close()
+	t.Setenv("PINCER_STATE_DIR", g.state)
+	err := Run(context.Background(), Options{Token: "t", Listener: ln})
+	if err == nil || !strings.Contains(err.Error(), "another Pincer gateway") {
+		t.Fatalf("second gateway on the same state dir: %v", err)
+	}
+}
+
+func TestGracefulStop(t *testing.T) {
+	g := start(t, Options{Token: "t"}, "")
+	c := g.dial(t, protocol.ScopeRead)
+	if err := g.stop(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("client not closed at shutdown")
+	}
+	var ce *client.CloseError
+	if !errors.As(c.Err(), &ce) || ce.Code != 1012 {
+		t.Fatalf("close = %v, want 1012 service restart", c.Err())
+	}
+}
+
+func contains(list []string, s string) bool { return count(list, s) > 0 }
+
+func count(list []string, s string) int {
+	n := 0
+	for _, x := range list {
+		if x == s {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,520 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+	"github.com/pincerhq/pincer/core/protocol"
+)
+
+// Handshake states.
+const (
+	hsNone = iota
+	hsInFlight
+	hsDone
+	hsFailed
+)
+
+const (
+	maxInflightPerConn = 256
+	maxRoleErrors      = 10
+	writeTimeout       = 30 * time.Second
+)
+
+// Conn is one WebSocket connection.
+type Conn struct {
+	s        *Server
+	ws       *websocket.Conn
+	id       string
+	nonce    string
+	peerIP   string // socket address
+	clientIP string // attributed client address (forwarded when proxied)
+	local    bool   // direct loopback socket without proxy evidence
+	proxied  bool   // carried trusted proxy headers
+	origin   string
+	host     string
+	scopeCap []string // X-OpenClaw-Scopes
+	ctx      context.Context
+	cancel   context.CancelFunc
+	opened   time.Time
+
+	authed atomic.Bool
+	// Set once at hello; read-only afterwards.
+	params     *protocol.ConnectParams
+	role       string
+	scopes     []string
+	caps       map[string]bool
+	authMethod string
+	deviceID   string
+
+	mu        sync.Mutex
+	hs        int
+	pending   [][]byte
+	seq       int64
+	queue     [][]byte
+	queued    int64
+	writing   bool
+	closing   bool // no more frames accepted
+	closeCode websocket.StatusCode
+	closeText string
+	closeSet  bool
+	roleErrs  int
+	inflight  int
+	presenceK string
+	values    map[string]any
+	pingT     *time.Timer
+
+	closedCh chan struct{}
+}
+
+// ID is the connection id (hello-ok server.connId).
+func (c *Conn) ID() string { return c.id }
+
+// Authenticated reports whether the handshake completed.
+func (c *Conn) Authenticated() bool { return c.authed.Load() }
+
+// Role is "operator" or "node" once authenticated.
+func (c *Conn) Role() string { return c.role }
+
+// Scopes are the granted operator scopes.
+func (c *Conn) Scopes() []string { return c.scopes }
+
+// HasScope applies the implication rules to the granted scopes.
+func (c *Conn) HasScope(scope string) bool {
+	return c.role == protocol.RoleOperator && protocol.ScopeSatisfied(c.scopes, scope)
+}
+
+// HasCap reports whether the client declared a capability in connect.
+func (c *Conn) HasCap(cap string) bool { return c.caps[cap] }
+
+// Params are the connect params the client sent.
+func (c *Conn) Params() *protocol.ConnectParams { return c.params }
+
+// ClientIP is the attributed client address.
+func (c *Conn) ClientIP() string { return c.clientIP }
+
+// IsLocal reports a direct loopback connection.
+func (c *Conn) IsLocal() bool { return c.local }
+
+// Context is cancelled when the connection closes.
+func (c *Conn) Context() context.Context { return c.ctx }
+
+// Done is closed when the connection has closed.
+func (c *Conn) Done() <-chan struct{} { return c.closedCh }
+
+// Set stores a per-connection value for a domain package (subscriptions…).
+func (c *Conn) Set(key string, v any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.values == nil {
+		c.values = map[string]any{}
+	}
+	c.values[key] = v
+}
+
+// Get returns a value stored with Set.
+func (c *Conn) Get(key string) any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.values[key]
+}
+
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		http.Error(w, "gateway shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	attr := s.attribute(r)
+	if attr.rejectProxy {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"error":{"message":"Proxy client attribution is required. Configure gateway.trustedProxies with the address of your reverse proxy, or connect directly.","type":"proxy_attribution_required"}}`))
+		return
+	}
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		InsecureSkipVerify: true, // origins are checked per client kind at connect
+		CompressionMode:    websocket.CompressionDisabled,
+	})
+	if err != nil {
+		return
+	}
+	ws.SetReadLimit(-1) // enforced per frame below, with the reference's close codes
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Conn{
+		s: s, ws: ws, id: uuid.NewString(), nonce: uuid.NewString(),
+		peerIP: attr.peerIP, clientIP: attr.clientIP, local: attr.local, proxied: attr.proxied,
+		origin: r.Header.Get("Origin"), host: r.Host, scopeCap: attr.scopeCap,
+		ctx: ctx, cancel: cancel, opened: time.Now(), closedCh: make(chan struct{}),
+	}
+	s.connsMu.Lock()
+	s.conns[c] = struct{}{}
+	s.connsMu.Unlock()
+	s.nconn.Add(1)
+	defer s.dropConn(c)
+
+	c.sendEvent(protocol.EventConnectChallenge, protocol.ChallengeEvent{Nonce: c.nonce, Ts: nowMs()})
+	hsTimer := time.AfterFunc(s.opt.HandshakeTimeout, func() {
+		if !c.authed.Load() {
+			c.closeNow(websocket.StatusNormalClosure, "")
+		}
+	})
+	defer hsTimer.Stop()
+	c.readLoop()
+}
+
+func (s *Server) dropConn(c *Conn) {
+	c.cancel()
+	c.mu.Lock()
+	c.closing = true
+	c.queue = nil
+	if c.pingT != nil {
+		c.pingT.Stop()
+	}
+	c.mu.Unlock()
+	close(c.closedCh)
+	s.connsMu.Lock()
+	delete(s.conns, c)
+	s.connsMu.Unlock()
+	s.nconn.Add(-1)
+	if c.authed.Load() {
+		s.log.Info("client disconnected", "conn", c.id, "client", c.params.Client.ID, "durationMs", time.Since(c.opened).Milliseconds())
+		s.presence.disconnected(c)
+		for _, f := range s.disconnectHooks() {
+			f(c)
+		}
+	}
+	_ = c.ws.CloseNow()
+}
+
+func (c *Conn) readLoop() {
+	for {
+		_, r, err := c.ws.Reader(c.ctx)
+		if err != nil {
+			return
+		}
+		limit := int64(protocol.MaxPreAuthFrameBytes)
+		if c.authed.Load() {
+			limit = c.s.opt.MaxPayload
+		}
+		data, err := io.ReadAll(io.LimitReader(r, limit+1))
+		if err != nil {
+			return
+		}
+		if int64(len(data)) > limit {
+			c.mu.Lock()
+			c.closing, c.queue = true, nil
+			c.mu.Unlock()
+			c.closeWS(websocket.StatusMessageTooBig, "")
+			return
+		}
+		c.onFrame(data)
+	}
+}
+
+func (c *Conn) onFrame(data []byte) {
+	c.mu.Lock()
+	switch c.hs {
+	case hsDone:
+		c.mu.Unlock()
+		c.onRequestFrame(data)
+		return
+	case hsFailed:
+		c.mu.Unlock()
+		return
+	case hsInFlight:
+		if len(c.pending) >= protocol.MaxPendingHandshake {
+			c.hs = hsFailed
+			c.pending = nil
+			c.mu.Unlock()
+			c.closeNow(websocket.StatusPolicyViolation, "too many pending handshake frames")
+			return
+		}
+		c.pending = append(c.pending, data)
+		c.mu.Unlock()
+		return
+	}
+	c.hs = hsInFlight
+	c.mu.Unlock()
+	go c.handshake(data)
+}
+
+// handshakeDone flushes the frames queued behind connect.
+func (c *Conn) handshakeDone(ok bool) {
+	c.mu.Lock()
+	if !ok {
+		c.hs = hsFailed
+		c.pending = nil
+		c.mu.Unlock()
+		return
+	}
+	c.hs = hsDone
+	pending := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	for _, f := range pending {
+		c.onRequestFrame(f)
+	}
+}
+
+// onRequestFrame handles a frame after hello.
+func (c *Conn) onRequestFrame(data []byte) {
+	req, perr := parseRequest(data)
+	if perr == errNotJSON {
+		c.s.log.Debug("ignoring non-JSON frame", "conn", c.id)
+		return
+	}
+	if perr != nil {
+		id := "invalid"
+		if req != nil && req.ID != "" {
+			id = req.ID
+		}
+		c.sendError(id, protocol.InvalidRequest("invalid request frame: "+perr.Error()))
+		return
+	}
+	c.mu.Lock()
+	if c.inflight >= maxInflightPerConn {
+		c.mu.Unlock()
+		c.sendError(req.ID, protocol.Unavailable("The server is busy. Please try again in a moment.", 1000))
+		return
+	}
+	c.inflight++
+	c.mu.Unlock()
+	c.s.inflight.Add(1)
+	go func() {
+		defer func() {
+			c.mu.Lock()
+			c.inflight--
+			c.mu.Unlock()
+			c.s.inflight.Done()
+		}()
+		c.s.dispatch(c, req)
+	}()
+}
+
+// schedulePing arms the keepalive: a ping every PingInterval, and a pong
+// expected within the same interval, else the socket is dropped. A timer
+// rather than a goroutine keeps idle connections cheap.
+func (c *Conn) schedulePing() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	c.pingT = time.AfterFunc(c.s.opt.PingInterval, func() {
+		ctx, cancel := context.WithTimeout(c.ctx, c.s.opt.PingInterval)
+		err := c.ws.Ping(ctx)
+		cancel()
+		if err != nil {
+			if c.ctx.Err() == nil {
+				c.s.log.Debug("closing connection without pong", "conn", c.id)
+				c.closeNow(websocket.StatusGoingAway, "ping timeout")
+			}
+			return
+		}
+		c.schedulePing()
+	})
+}
+
+// --- writing ---
+
+func resFrame(id string, ok bool, payload json.RawMessage, e *protocol.ErrorShape) []byte {
+	f := protocol.ResponseFrame{Type: protocol.FrameRes, ID: id, OK: ok, Payload: payload, Error: e}
+	b, _ := json.Marshal(f)
+	return b
+}
+
+func (c *Conn) sendResult(id string, payload any) {
+	var raw json.RawMessage
+	if payload == nil {
+		raw = json.RawMessage("null")
+	} else {
+		b, err := json.Marshal(payload)
+		if err != nil {
+			c.sendError(id, protocol.Unavailable("result encoding failed: "+err.Error(), 0))
+			return
+		}
+		raw = b
+	}
+	c.enqueue(resFrame(id, true, raw, nil), false)
+}
+
+func (c *Conn) sendError(id string, e *protocol.Error) {
+	c.enqueue(resFrame(id, false, nil, e.Shape()), false)
+}
+
+// sendErrorWithPayload is the res shape of a failed two-phase final:
+// ok:false with both payload and error.
+func (c *Conn) sendErrorWithPayload(id string, payload any, e *protocol.Error) {
+	c.enqueue(resFrame(id, false, mustJSON(payload), e.Shape()), false)
+}
+
+// sendEvent sends a targeted event: no seq.
+func (c *Conn) sendEvent(event string, payload any) {
+	f := protocol.EventFrame{Type: protocol.FrameEvent, Event: event, Payload: mustJSON(payload)}
+	b, _ := json.Marshal(f)
+	c.enqueue(b, false)
+}
+
+// SendEvent delivers an event to this connection only (no seq, no guard):
+// node.invoke.request and other targeted frames.
+func (c *Conn) SendEvent(event string, payload any) { c.sendEvent(event, payload) }
+
+// enqueue queues a frame; over maxBufferedBytes it drops a droppable frame
+// or closes the connection as a slow consumer. It reports whether the frame
+// was queued.
+func (c *Conn) enqueue(frame []byte, dropIfSlow bool) bool {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return false
+	}
+	if c.queued+int64(len(frame)) > c.s.opt.MaxBufferedBytes {
+		if dropIfSlow {
+			c.mu.Unlock()
+			return false
+		}
+		c.mu.Unlock()
+		c.closeNow(websocket.StatusPolicyViolation, "slow consumer")
+		return false
+	}
+	c.queue = append(c.queue, frame)
+	c.queued += int64(len(frame))
+	start := !c.writing
+	c.writing = true
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
+	return true
+}
+
+// enqueueBroadcast numbers an event frame with this socket's next seq.
+// A dropped droppable event still consumes its seq so the client sees the gap.
+func (c *Conn) enqueueBroadcast(prefix []byte, suffix []byte, dropIfSlow bool) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.seq++
+	seq := c.seq
+	n := int64(len(prefix) + len(suffix) + 24)
+	if c.queued+n > c.s.opt.MaxBufferedBytes {
+		c.mu.Unlock()
+		if !dropIfSlow {
+			c.closeNow(websocket.StatusPolicyViolation, "slow consumer")
+		}
+		return
+	}
+	frame := make([]byte, 0, n)
+	frame = append(frame, prefix...)
+	frame = append(frame, `,"seq":`...)
+	frame = strconv.AppendInt(frame, seq, 10)
+	frame = append(frame, suffix...)
+	c.queue = append(c.queue, frame)
+	c.queued += int64(len(frame))
+	start := !c.writing
+	c.writing = true
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
+}
+
+func (c *Conn) writeLoop() {
+	for {
+		c.mu.Lock()
+		if len(c.queue) == 0 {
+			if c.closeSet && !c.closing {
+				c.closing = true
+				code, text := c.closeCode, c.closeText
+				c.writing = false
+				c.mu.Unlock()
+				c.closeWS(code, text)
+				return
+			}
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		batch := c.queue
+		c.queue = nil
+		c.mu.Unlock()
+		for i, f := range batch {
+			ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
+			err := c.ws.Write(ctx, websocket.MessageText, f)
+			cancel()
+			c.mu.Lock()
+			c.queued -= int64(len(f))
+			c.mu.Unlock()
+			batch[i] = nil
+			if err != nil {
+				c.mu.Lock()
+				c.writing = false
+				c.mu.Unlock()
+				c.closeNow(websocket.StatusGoingAway, "")
+				return
+			}
+		}
+	}
+}
+
+// closeAfterFlush closes once the queued frames (an error res) are written.
+func (c *Conn) closeAfterFlush(code websocket.StatusCode, reason string) {
+	c.mu.Lock()
+	if c.closing || c.closeSet {
+		c.mu.Unlock()
+		return
+	}
+	c.closeSet = true
+	c.closeCode, c.closeText = code, truncateReason(reason)
+	start := !c.writing
+	c.writing = true
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
+	}
+}
+
+// closeNow drops queued frames and closes.
+func (c *Conn) closeNow(code websocket.StatusCode, reason string) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.closing = true
+	c.queue = nil
+	c.mu.Unlock()
+	go c.closeWS(code, truncateReason(reason))
+}
+
+// Close closes the connection with a code and reason (e.g. 4001 when a
+// credential is revoked).
+func (c *Conn) Close(code int, reason string) { c.closeAfterFlush(websocket.StatusCode(code), reason) }
+
+func (c *Conn) closeWS(code websocket.StatusCode, reason string) {
+	_ = c.ws.Close(code, reason)
+	c.cancel()
+}
+
+// truncateReason keeps a close reason within the 123-byte limit without
+// splitting a UTF-8 sequence.
+func truncateReason(s string) string {
+	if len(s) <= 123 {
+		return s
+	}
+	cut := 123
+	for cut > 0 && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut]
+}

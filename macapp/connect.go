@@ -1,0 +1,318 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pincerhq/pincer/core/client"
+	"github.com/pincerhq/pincer/core/config"
+	"github.com/pincerhq/pincer/core/protocol"
+)
+
+const defaultTimeout = 30 * time.Second
+
+// clientFlags are the flags every command that talks to a gateway has.
+type clientFlags struct {
+	url      string
+	token    string
+	password string
+	json     bool
+	timeout  time.Duration
+}
+
+func addClientFlags(cmd *cobra.Command, f *clientFlags) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.url, "url", "", "gateway `URL` (default: $PINCER_GATEWAY_URL, then ws://127.0.0.1:<gateway.port>)")
+	fs.StringVar(&f.token, "token", "", "gateway `TOKEN` (default: $PINCER_GATEWAY_TOKEN, config, then the generated token)")
+	fs.StringVar(&f.password, "password", "", "gateway `PASSWORD` (default: $PINCER_GATEWAY_PASSWORD, then config)")
+	fs.BoolVar(&f.json, "json", false, "print the raw JSON result")
+	f.timeout = defaultTimeout
+	fs.Var((*durationValue)(&f.timeout), "timeout", "give up after `DURATION` (e.g. 30s; a bare number is milliseconds)")
+}
+
+// durationValue parses "30s"/"2m" like time.Duration, and a bare number as
+// milliseconds like the official CLI's --timeout.
+type durationValue time.Duration
+
+func (d *durationValue) String() string { return time.Duration(*d).String() }
+func (d *durationValue) Type() string   { return "duration" }
+func (d *durationValue) Set(s string) error {
+	s = strings.TrimSpace(s)
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if ms <= 0 {
+			return errors.New("must be positive")
+		}
+		*d = durationValue(time.Duration(ms) * time.Millisecond)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("not a duration (e.g. 30s, 2m, or milliseconds)")
+	}
+	if v <= 0 {
+		return errors.New("must be positive")
+	}
+	*d = durationValue(v)
+	return nil
+}
+
+// target is where and how a client command connects.
+type target struct {
+	URL         string
+	Token       string
+	Password    string
+	URLSource   string // "--url", an env var, "config", "default"
+	TokenSource string // "--token", an env var, "config", "token file", ""
+	TokenPath   string // the token file that was (or would be) read
+	Warnings    []string
+}
+
+// resolveTarget applies the precedence:
+//
+//	URL:    --url > PINCER_GATEWAY_URL / OPENCLAW_GATEWAY_URL > ws://127.0.0.1:<port from config, 18789>
+//	secret: --token/--password > PINCER_/OPENCLAW_GATEWAY_TOKEN / _PASSWORD
+//	        > config gateway.auth.token / .password > the generated token file
+//
+// The local config and token file are only used when the URL points at this
+// machine: they are the local gateway's secrets and must not be sent to a
+// remote gateway named with --url.
+func resolveTarget(profile string, f *clientFlags) (target, error) {
+	var t target
+	var cfg *config.Config
+	var paths config.Paths
+	var pathsErr error
+	loaded := false
+	load := func() {
+		if loaded {
+			return
+		}
+		loaded = true
+		paths, pathsErr = config.ResolvePaths(profile)
+		if pathsErr != nil {
+			t.Warnings = append(t.Warnings, "cannot locate the state directory: "+pathsErr.Error())
+			cfg = config.Defaults()
+			return
+		}
+		c, _, err := config.Load(paths)
+		if err != nil {
+			t.Warnings = append(t.Warnings, fmt.Sprintf("ignoring config problems in %s (run 'pincer config validate')", paths.ConfigPath))
+		}
+		if c == nil {
+			c = config.Defaults()
+		}
+		c.ApplyEnv()
+		cfg = c
+	}
+
+	switch {
+	case f.url != "":
+		t.URL, t.URLSource = f.url, "--url"
+	case config.GatewayURLFromEnv() != "":
+		t.URL, t.URLSource = config.GatewayURLFromEnv(), envName(config.EnvGatewayURL, config.EnvOpenClawGatewayURL)
+	default:
+		load()
+		port := cfg.Gateway.Port
+		if port <= 0 {
+			port = config.DefaultPort
+		}
+		t.URL, t.URLSource = "ws://127.0.0.1:"+strconv.Itoa(port), "config"
+	}
+	u, err := normalizeURL(t.URL)
+	if err != nil {
+		return t, usagef("invalid gateway URL %q (from %s): %v", t.URL, t.URLSource, err)
+	}
+	t.URL = u
+
+	switch {
+	case f.token != "" || f.password != "":
+		t.Token, t.Password, t.TokenSource = f.token, f.password, "flags"
+	case config.GatewayTokenFromEnv() != "" || config.GatewayPasswordFromEnv() != "":
+		t.Token, t.Password = config.GatewayTokenFromEnv(), config.GatewayPasswordFromEnv()
+		t.TokenSource = "environment"
+	case isLoopbackURL(t.URL):
+		load()
+		t.Token, t.Password = cfg.Gateway.Auth.Token, cfg.Gateway.Auth.Password
+		if t.Token != "" || t.Password != "" {
+			t.TokenSource = "config"
+		}
+		if t.Token == "" && pathsErr == nil {
+			t.TokenPath = paths.TokenPath()
+			b, err := os.ReadFile(t.TokenPath)
+			switch {
+			case err == nil:
+				if tok := strings.TrimSpace(string(b)); tok != "" {
+					t.Token, t.TokenSource = tok, "token file"
+				}
+			case !errors.Is(err, os.ErrNotExist):
+				t.Warnings = append(t.Warnings, "cannot read the gateway token: "+err.Error())
+			}
+		}
+	}
+	return t, nil
+}
+
+func envName(names ...string) string {
+	for _, n := range names {
+		if os.Getenv(n) != "" {
+			return n
+		}
+	}
+	return names[0]
+}
+
+// normalizeURL accepts ws(s)://, http(s):// and a bare host:port.
+func normalizeURL(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "://") {
+		s = "ws://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", err
+	}
+	switch u.Scheme {
+	case "ws", "wss":
+	case "http":
+		u.Scheme = "ws"
+	case "https":
+		u.Scheme = "wss"
+	default:
+		return "", fmt.Errorf("scheme %q is not ws or wss", u.Scheme)
+	}
+	if u.Host == "" {
+		return "", errors.New("no host")
+	}
+	return u.String(), nil
+}
+
+func isLoopbackURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// session is one connected client command.
+type session struct {
+	c       *client.Client
+	target  target
+	elapsed time.Duration // handshake duration
+}
+
+// connect resolves the target and opens one connection with the given
+// scopes, as client "cli"/"cli" like the official CLI.
+func (a *app) connect(ctx context.Context, f *clientFlags, scopes []string) (*session, error) {
+	t, err := resolveTarget(a.profile, f)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range t.Warnings {
+		fmt.Fprintf(a.stderr, "Warning: %s\n", w)
+	}
+	opt := a.clientOptions(t, f, scopes)
+	start := time.Now()
+	c, err := client.Dial(ctx, opt)
+	if err != nil {
+		return nil, &connectError{target: t, err: err}
+	}
+	return &session{c: c, target: t, elapsed: time.Since(start)}, nil
+}
+
+func (a *app) clientOptions(t target, f *clientFlags, scopes []string) client.Options {
+	return client.Options{
+		URL:              t.URL,
+		Token:            t.Token,
+		Password:         t.Password,
+		ClientID:         protocol.ClientCLI,
+		ClientMode:       protocol.ModeCLI,
+		Scopes:           scopes,
+		RequestTimeout:   f.timeout,
+		ChallengeTimeout: min(f.timeout, client.DefaultChallengeTimeout),
+	}
+}
+
+// connectError is a failed connect, with what is needed to explain it.
+type connectError struct {
+	target target
+	err    error
+}
+
+func (e *connectError) Error() string { return e.err.Error() }
+func (e *connectError) Unwrap() error { return e.err }
+
+// withTimeout bounds a whole command by --timeout.
+func withTimeout(ctx context.Context, f *clientFlags) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, f.timeout)
+}
+
+// formatError renders an error for stderr: "Error: <message>" plus the
+// detail code and, where it helps, a hint on what to do next.
+func formatError(err error) string {
+	var b strings.Builder
+	var ce *connectError
+	var t *target
+	if errors.As(err, &ce) {
+		t = &ce.target
+	}
+	var pe *protocol.Error
+	var closeErr *client.CloseError
+	var ue *client.UpgradeError
+	switch {
+	case errors.As(err, &pe):
+		fmt.Fprintf(&b, "Error: %s", pe.Message)
+		if code := pe.DetailCode(); code != "" {
+			fmt.Fprintf(&b, " [%s]", code)
+		} else if pe.Code != "" {
+			fmt.Fprintf(&b, " [%s]", pe.Code)
+		}
+		b.WriteString("\n")
+		switch code := pe.DetailCode(); {
+		case code == protocol.DetailAuthTokenMissing || code == protocol.DetailAuthTokenMismatch:
+			hint := "pass --token, or set PINCER_GATEWAY_TOKEN"
+			if t != nil && t.TokenSource != "" {
+				hint = fmt.Sprintf("the token came from %s; pass --token or set PINCER_GATEWAY_TOKEN", t.TokenSource)
+			}
+			fmt.Fprintf(&b, "Hint: %s (a local gateway stores its generated token in the state directory).\n", hint)
+		case strings.HasPrefix(code, "AUTH_PASSWORD_"):
+			b.WriteString("Hint: pass --password or set PINCER_GATEWAY_PASSWORD.\n")
+		case code == protocol.DetailMissingScope:
+			b.WriteString("Hint: this connection was not granted the scope the method needs.\n")
+		}
+	case errors.As(err, &closeErr):
+		fmt.Fprintf(&b, "Error: %s\n", closeErr)
+	case errors.As(err, &ue):
+		fmt.Fprintf(&b, "Error: %s\n", ue)
+	case errors.Is(err, client.ErrTimeout) || errors.Is(err, context.DeadlineExceeded):
+		fmt.Fprintf(&b, "Error: timed out waiting for the gateway (%s)\n", errMessage(err))
+	case errors.Is(err, syscall.ECONNREFUSED):
+		url := ""
+		if t != nil {
+			url = " at " + t.URL
+		}
+		fmt.Fprintf(&b, "Error: no gateway is listening%s (connection refused)\n", url)
+		b.WriteString("Hint: start one with 'pincer gateway run', or pass --url.\n")
+	default:
+		fmt.Fprintf(&b, "Error: %s\n", errMessage(err))
+	}
+	return b.String()
+}
+
+func errMessage(err error) string {
+	return strings.TrimPrefix(err.Error(), "client: ")
+}
