@@ -1,9 +1,13 @@
 package gateway
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -26,7 +30,6 @@ const (
 const (
 	maxInflightPerConn = 256
 	maxRoleErrors      = 10
-	writeTimeout       = 30 * time.Second
 )
 
 // Conn is one WebSocket connection.
@@ -71,6 +74,8 @@ type Conn struct {
 	presenceK string
 	values    map[string]any
 	pingT     *time.Timer
+
+	releasePreauth func() // the socket leaves the unauthenticated budget
 
 	closedCh chan struct{}
 }
@@ -139,7 +144,15 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"error":{"message":"Proxy client attribution is required. Configure gateway.trustedProxies with the address of your reverse proxy, or connect directly.","type":"proxy_attribution_required"}}`))
 		return
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	if !s.acquirePreauth(attr.clientIP) {
+		http.Error(w, "Too many unauthenticated sockets", http.StatusServiceUnavailable)
+		return
+	}
+	var released, slot sync.Once
+	release := func() { slot.Do(func() { s.releasePreauth(attr.clientIP) }) }
+	// Until the read goroutine takes over, a failed upgrade frees the slot.
+	defer released.Do(release)
+	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // origins are checked per client kind at connect
 		CompressionMode:    websocket.CompressionDisabled,
 	})
@@ -153,12 +166,12 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		peerIP: attr.peerIP, clientIP: attr.clientIP, local: attr.local, proxied: attr.proxied,
 		origin: r.Header.Get("Origin"), host: r.Host, scopeCap: attr.scopeCap,
 		ctx: ctx, cancel: cancel, opened: time.Now(), closedCh: make(chan struct{}),
+		releasePreauth: release,
 	}
 	s.connsMu.Lock()
 	s.conns[c] = struct{}{}
 	s.connsMu.Unlock()
 	s.nconn.Add(1)
-	defer s.dropConn(c)
 
 	c.sendEvent(protocol.EventConnectChallenge, protocol.ChallengeEvent{Nonce: c.nonce, Ts: nowMs()})
 	hsTimer := time.AfterFunc(s.opt.HandshakeTimeout, func() {
@@ -166,8 +179,38 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 			c.closeNow(websocket.StatusNormalClosure, "")
 		}
 	})
-	defer hsTimer.Stop()
-	c.readLoop()
+	// The read loop runs on a fresh goroutine so the HTTP handler can return:
+	// that releases net/http's deeper stack and request state, which
+	// otherwise stay pinned for the life of every idle connection.
+	go func() {
+		defer release()
+		defer s.dropConn(c)
+		defer hsTimer.Stop()
+		c.readLoop()
+	}()
+	released.Do(func() {}) // ownership of the budget slot moved to the goroutine
+}
+
+// smallBuffers hijacks with small bufio buffers. Frames are small (requests
+// and most events fit in 2 KiB) and larger ones are written through, so
+// idle connections do not each pin net/http's two 4 KiB buffers.
+type smallBuffers struct{ http.ResponseWriter }
+
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("response writer cannot hijack")
+	}
+	conn, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	var r io.Reader = conn
+	if n := brw.Reader.Buffered(); n > 0 {
+		b, _ := brw.Reader.Peek(n)
+		r = io.MultiReader(bytes.NewReader(append([]byte(nil), b...)), conn)
+	}
+	return conn, bufio.NewReadWriter(bufio.NewReaderSize(r, 512), bufio.NewWriterSize(conn, 1024)), nil
 }
 
 func (s *Server) dropConn(c *Conn) {
@@ -196,7 +239,9 @@ func (s *Server) dropConn(c *Conn) {
 
 func (c *Conn) readLoop() {
 	for {
-		_, r, err := c.ws.Reader(c.ctx)
+		// A Background context costs coder/websocket no per-read
+		// registration; closing the socket is what unblocks this read.
+		_, r, err := c.ws.Reader(context.Background())
 		if err != nil {
 			return
 		}
@@ -264,29 +309,24 @@ func (c *Conn) handshakeDone(ok bool) {
 	}
 }
 
-// onRequestFrame handles a frame after hello.
+// onRequestFrame handles a frame after hello. Parsing and dispatch run on
+// their own goroutine so the long-lived read goroutine stays shallow: its
+// stack is most of an idle connection's memory.
 func (c *Conn) onRequestFrame(data []byte) {
-	req, perr := parseRequest(data)
-	if perr == errNotJSON {
-		c.s.log.Debug("ignoring non-JSON frame", "conn", c.id)
-		return
+	c.mu.Lock()
+	busy := c.inflight >= maxInflightPerConn
+	if !busy {
+		c.inflight++
 	}
-	if perr != nil {
+	c.mu.Unlock()
+	if busy {
 		id := "invalid"
-		if req != nil && req.ID != "" {
+		if req, err := parseRequest(data); err == nil || (req != nil && req.ID != "") {
 			id = req.ID
 		}
-		c.sendError(id, protocol.InvalidRequest("invalid request frame: "+perr.Error()))
+		c.sendError(id, protocol.Unavailable("The server is busy. Please try again in a moment.", 1000))
 		return
 	}
-	c.mu.Lock()
-	if c.inflight >= maxInflightPerConn {
-		c.mu.Unlock()
-		c.sendError(req.ID, protocol.Unavailable("The server is busy. Please try again in a moment.", 1000))
-		return
-	}
-	c.inflight++
-	c.mu.Unlock()
 	c.s.inflight.Add(1)
 	go func() {
 		defer func() {
@@ -295,6 +335,19 @@ func (c *Conn) onRequestFrame(data []byte) {
 			c.mu.Unlock()
 			c.s.inflight.Done()
 		}()
+		req, perr := parseRequest(data)
+		if perr == errNotJSON {
+			c.s.log.Debug("ignoring non-JSON frame", "conn", c.id)
+			return
+		}
+		if perr != nil {
+			id := "invalid"
+			if req != nil && req.ID != "" {
+				id = req.ID
+			}
+			c.sendError(id, protocol.InvalidRequest("invalid request frame: "+perr.Error()))
+			return
+		}
 		c.s.dispatch(c, req)
 	}()
 }
@@ -325,17 +378,41 @@ func (c *Conn) schedulePing() {
 
 // --- writing ---
 
+// resFrame assembles a res frame around an already-encoded payload, so a
+// cached payload (the health snapshot) is not re-scanned per request.
 func resFrame(id string, ok bool, payload json.RawMessage, e *protocol.ErrorShape) []byte {
-	f := protocol.ResponseFrame{Type: protocol.FrameRes, ID: id, OK: ok, Payload: payload, Error: e}
-	b, _ := json.Marshal(f)
-	return b
+	idJSON, _ := json.Marshal(id)
+	var eJSON []byte
+	if e != nil {
+		eJSON, _ = json.Marshal(e)
+	}
+	b := make([]byte, 0, len(idJSON)+len(payload)+len(eJSON)+48)
+	b = append(b, `{"type":"res","id":`...)
+	b = append(b, idJSON...)
+	if ok {
+		b = append(b, `,"ok":true`...)
+	} else {
+		b = append(b, `,"ok":false`...)
+	}
+	if len(payload) > 0 {
+		b = append(b, `,"payload":`...)
+		b = append(b, payload...)
+	}
+	if eJSON != nil {
+		b = append(b, `,"error":`...)
+		b = append(b, eJSON...)
+	}
+	return append(b, '}')
 }
 
 func (c *Conn) sendResult(id string, payload any) {
 	var raw json.RawMessage
-	if payload == nil {
+	switch p := payload.(type) {
+	case nil:
 		raw = json.RawMessage("null")
-	} else {
+	case json.RawMessage:
+		raw = p // produced by our own encoder
+	default:
 		b, err := json.Marshal(payload)
 		if err != nil {
 			c.sendError(id, protocol.Unavailable("result encoding failed: "+err.Error(), 0))
@@ -449,9 +526,10 @@ func (c *Conn) writeLoop() {
 		c.queue = nil
 		c.mu.Unlock()
 		for i, f := range batch {
-			ctx, cancel := context.WithTimeout(c.ctx, writeTimeout)
-			err := c.ws.Write(ctx, websocket.MessageText, f)
-			cancel()
+			// No per-frame timeout context: a stuck peer is caught by the
+			// slow-consumer cap or the ping timeout, whose close unblocks
+			// this write.
+			err := c.ws.Write(context.Background(), websocket.MessageText, f)
 			c.mu.Lock()
 			c.queued -= int64(len(f))
 			c.mu.Unlock()

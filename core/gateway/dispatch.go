@@ -44,11 +44,12 @@ func (s *Server) dispatch(c *Conn, req *protocol.RequestFrame) {
 	outcome := "ok"
 	var code string
 	defer func() {
+		attrs := []any{"conn", c.id, "id", req.ID, "outcome", outcome, "durationMs", time.Since(start).Milliseconds(), "client", c.params.Client.ID}
 		if code != "" {
-			outcome = "error"
+			attrs[5] = "error"
+			attrs = append(attrs, "errorCode", code)
 		}
-		s.log.Info("⇄ res "+req.Method, "conn", c.id, "id", req.ID, "outcome", outcome, "errorCode", code,
-			"durationMs", time.Since(start).Milliseconds(), "client", c.params.Client.ID)
+		s.log.Info("⇄ res "+req.Method, attrs...)
 	}()
 	m := s.method(req.Method)
 	if m == nil {

@@ -144,13 +144,16 @@ func (c *Conn) runHandshake(data []byte) bool {
 	c.role = role
 	c.scopes = scopes
 	c.authMethod = auth.method
-	c.caps = map[string]bool{}
-	for _, cp := range p.Caps {
-		c.caps[cp] = true
+	if len(p.Caps) > 0 {
+		c.caps = make(map[string]bool, len(p.Caps))
+		for _, cp := range p.Caps {
+			c.caps[cp] = true
+		}
 	}
 	hello := c.s.buildHello(c)
 	c.sendResult(req.ID, hello)
 	c.authed.Store(true)
+	c.releasePreauth()
 	c.s.limiter.reset(c.clientIP)
 	c.s.afterHello(c)
 	return true

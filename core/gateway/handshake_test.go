@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -295,3 +296,24 @@ func TestQueuedFramesRunAfterHello(t *testing.T) {
 }
 
 var _ = http.Header{}
+
+func TestPreauthSocketBudget(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.MaxPreauthPerIP = 3 }, nil)
+	var open []*wsc
+	for i := 0; i < 3; i++ {
+		w := h.dial(nil)
+		w.challenge()
+		open = append(open, w)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, resp, err := websocket.Dial(ctx, h.url, nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("4th unauthenticated socket: %v %v", resp, err)
+	}
+	// Authenticating one frees its slot.
+	open[0].send(req("c", "connect", connectParams("cli", "cli", testToken)))
+	open[0].res("c")
+	w := h.dial(nil)
+	w.challenge()
+}

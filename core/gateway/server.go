@@ -59,6 +59,7 @@ type Options struct {
 	HealthRefresh    time.Duration // 60 s
 	MaxBufferedBytes int64         // 50 MiB
 	MaxPayload       int64         // 25 MiB
+	MaxPreauthPerIP  int           // 32 unauthenticated sockets per client IP (PINCER_MAX_PREAUTH_CONNECTIONS_PER_IP)
 	DedupeTTL        time.Duration // 5 min
 	DedupeMax        int           // 1000
 
@@ -91,6 +92,9 @@ type Server struct {
 	connsMu sync.RWMutex
 	conns   map[*Conn]struct{}
 	nconn   atomic.Int64
+
+	preauthMu sync.Mutex
+	preauth   map[string]int
 
 	presence *presenceStore
 	health   *healthCache
@@ -150,6 +154,9 @@ func New(opt Options) *Server {
 	if opt.MaxPayload == 0 {
 		opt.MaxPayload = protocol.MaxPayloadBytes
 	}
+	if opt.MaxPreauthPerIP == 0 {
+		opt.MaxPreauthPerIP = envInt(32, "PINCER_MAX_PREAUTH_CONNECTIONS_PER_IP", "OPENCLAW_MAX_PREAUTH_CONNECTIONS_PER_IP")
+	}
 	if opt.DedupeTTL == 0 {
 		opt.DedupeTTL = protocol.DedupeTTLMs * time.Millisecond
 	}
@@ -168,6 +175,7 @@ func New(opt Options) *Server {
 		methods: map[string]*Method{},
 		events:  map[string]*EventGuard{},
 		conns:   map[*Conn]struct{}{},
+		preauth: map[string]int{},
 		stop:    make(chan struct{}),
 	}
 	s.nets = parseTrustedProxies(opt.TrustedProxies, s.log)
@@ -189,6 +197,36 @@ func envDuration(def time.Duration, names ...string) time.Duration {
 		}
 	}
 	return def
+}
+
+func envInt(def int, names ...string) int {
+	for _, n := range names {
+		if v, err := strconv.Atoi(os.Getenv(n)); err == nil && v > 0 {
+			return v
+		}
+	}
+	return def
+}
+
+// acquirePreauth admits one more unauthenticated socket for ip.
+func (s *Server) acquirePreauth(ip string) bool {
+	s.preauthMu.Lock()
+	defer s.preauthMu.Unlock()
+	if s.preauth[ip] >= s.opt.MaxPreauthPerIP {
+		return false
+	}
+	s.preauth[ip]++
+	return true
+}
+
+func (s *Server) releasePreauth(ip string) {
+	s.preauthMu.Lock()
+	defer s.preauthMu.Unlock()
+	if s.preauth[ip] <= 1 {
+		delete(s.preauth, ip)
+		return
+	}
+	s.preauth[ip]--
 }
 
 // registerCore declares the events the transport itself emits and the
