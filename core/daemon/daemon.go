@@ -89,6 +89,7 @@ func Run(ctx context.Context, opt Options) error {
 		return fmt.Errorf("opening the gateway log: %w", err)
 	}
 	defer logCloser.Close()
+	startPprof(log)
 
 	token := cfg.Gateway.Auth.Token
 	created := false

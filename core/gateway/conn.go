@@ -45,8 +45,6 @@ type Conn struct {
 	origin   string
 	host     string
 	scopeCap []string // X-OpenClaw-Scopes
-	ctx      context.Context
-	cancel   context.CancelFunc
 	opened   time.Time
 
 	authed atomic.Bool
@@ -74,6 +72,9 @@ type Conn struct {
 	presenceK string
 	values    map[string]any
 	pingT     *time.Timer
+	hsTimer   *time.Timer
+	ctx       context.Context
+	cancel    context.CancelFunc
 
 	releasePreauth func() // the socket leaves the unauthenticated budget
 
@@ -109,8 +110,29 @@ func (c *Conn) ClientIP() string { return c.clientIP }
 // IsLocal reports a direct loopback connection.
 func (c *Conn) IsLocal() bool { return c.local }
 
-// Context is cancelled when the connection closes.
-func (c *Conn) Context() context.Context { return c.ctx }
+// Context is cancelled when the connection closes. It is created on first
+// use: most idle connections never need one.
+func (c *Conn) Context() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx == nil {
+		c.ctx, c.cancel = context.WithCancel(context.Background())
+		select {
+		case <-c.closedCh:
+			c.cancel()
+		default:
+		}
+	}
+	return c.ctx
+}
+
+func (c *Conn) cancelContext() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cancel != nil {
+		c.cancel()
+	}
+}
 
 // Done is closed when the connection has closed.
 func (c *Conn) Done() <-chan struct{} { return c.closedCh }
@@ -160,12 +182,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(-1) // enforced per frame below, with the reference's close codes
-	ctx, cancel := context.WithCancel(context.Background())
 	c := &Conn{
 		s: s, ws: ws, id: uuid.NewString(), nonce: uuid.NewString(),
 		peerIP: attr.peerIP, clientIP: attr.clientIP, local: attr.local, proxied: attr.proxied,
 		origin: r.Header.Get("Origin"), host: r.Host, scopeCap: attr.scopeCap,
-		ctx: ctx, cancel: cancel, opened: time.Now(), closedCh: make(chan struct{}),
+		opened: time.Now(), closedCh: make(chan struct{}),
 		releasePreauth: release,
 	}
 	s.connsMu.Lock()
@@ -174,7 +195,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.nconn.Add(1)
 
 	c.sendEvent(protocol.EventConnectChallenge, protocol.ChallengeEvent{Nonce: c.nonce, Ts: nowMs()})
-	hsTimer := time.AfterFunc(s.opt.HandshakeTimeout, func() {
+	c.hsTimer = time.AfterFunc(s.opt.HandshakeTimeout, func() {
 		if !c.authed.Load() {
 			c.closeNow(websocket.StatusNormalClosure, "")
 		}
@@ -185,7 +206,6 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		defer release()
 		defer s.dropConn(c)
-		defer hsTimer.Stop()
 		c.readLoop()
 	}()
 	released.Do(func() {}) // ownership of the budget slot moved to the goroutine
@@ -210,19 +230,25 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		b, _ := brw.Reader.Peek(n)
 		r = io.MultiReader(bytes.NewReader(append([]byte(nil), b...)), conn)
 	}
-	return conn, bufio.NewReadWriter(bufio.NewReaderSize(r, 512), bufio.NewWriterSize(conn, 1024)), nil
+	return conn, bufio.NewReadWriter(bufio.NewReaderSize(r, 512), bufio.NewWriterSize(conn, 512)), nil
 }
 
 func (s *Server) dropConn(c *Conn) {
-	c.cancel()
 	c.mu.Lock()
 	c.closing = true
 	c.queue = nil
 	if c.pingT != nil {
 		c.pingT.Stop()
 	}
-	c.mu.Unlock()
+	if c.hsTimer != nil {
+		c.hsTimer.Stop()
+		c.hsTimer = nil
+	}
 	close(c.closedCh)
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.mu.Unlock()
 	s.connsMu.Lock()
 	delete(s.conns, c)
 	s.connsMu.Unlock()
@@ -353,27 +379,35 @@ func (c *Conn) onRequestFrame(data []byte) {
 }
 
 // schedulePing arms the keepalive: a ping every PingInterval, and a pong
-// expected within the same interval, else the socket is dropped. A timer
-// rather than a goroutine keeps idle connections cheap.
+// expected within the same interval, else the socket is dropped. One timer
+// per connection, re-armed after each pong, keeps idle connections cheap.
 func (c *Conn) schedulePing() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {
 		return
 	}
-	c.pingT = time.AfterFunc(c.s.opt.PingInterval, func() {
-		ctx, cancel := context.WithTimeout(c.ctx, c.s.opt.PingInterval)
-		err := c.ws.Ping(ctx)
-		cancel()
-		if err != nil {
-			if c.ctx.Err() == nil {
-				c.s.log.Debug("closing connection without pong", "conn", c.id)
-				c.closeNow(websocket.StatusGoingAway, "ping timeout")
-			}
-			return
+	if c.pingT != nil {
+		c.pingT.Reset(c.s.opt.PingInterval)
+		return
+	}
+	c.pingT = time.AfterFunc(c.s.opt.PingInterval, c.ping)
+}
+
+func (c *Conn) ping() {
+	ctx, cancel := context.WithTimeout(context.Background(), c.s.opt.PingInterval)
+	err := c.ws.Ping(ctx)
+	cancel()
+	if err != nil {
+		select {
+		case <-c.closedCh:
+		default:
+			c.s.log.Debug("closing connection without pong", "conn", c.id)
+			c.closeNow(websocket.StatusGoingAway, "ping timeout")
 		}
-		c.schedulePing()
-	})
+		return
+	}
+	c.schedulePing()
 }
 
 // --- writing ---
@@ -491,7 +525,7 @@ func (c *Conn) enqueueBroadcast(prefix []byte, suffix []byte, dropIfSlow bool) {
 		}
 		return
 	}
-	frame := make([]byte, 0, n)
+	frame := getFrameBuf(int(n))
 	frame = append(frame, prefix...)
 	frame = append(frame, `,"seq":`...)
 	frame = strconv.AppendInt(frame, seq, 10)
@@ -533,6 +567,7 @@ func (c *Conn) writeLoop() {
 			c.mu.Lock()
 			c.queued -= int64(len(f))
 			c.mu.Unlock()
+			putFrameBuf(f)
 			batch[i] = nil
 			if err != nil {
 				c.mu.Lock()
@@ -581,7 +616,7 @@ func (c *Conn) Close(code int, reason string) { c.closeAfterFlush(websocket.Stat
 
 func (c *Conn) closeWS(code websocket.StatusCode, reason string) {
 	_ = c.ws.Close(code, reason)
-	c.cancel()
+	c.cancelContext()
 }
 
 // truncateReason keeps a close reason within the 123-byte limit without
@@ -595,4 +630,29 @@ func truncateReason(s string) string {
 		cut--
 	}
 	return s[:cut]
+}
+
+// Frame buffers are recycled: a broadcast builds one frame per recipient
+// (each carries its own seq), which at thousands of listeners would
+// otherwise be most of the gateway's garbage. Frames are owned by the
+// queue alone, so the writer returns them after the write.
+var framePool sync.Pool
+
+const maxPooledFrame = 64 << 10
+
+func getFrameBuf(n int) []byte {
+	if n <= maxPooledFrame {
+		if p, ok := framePool.Get().(*[]byte); ok && cap(*p) >= n {
+			return (*p)[:0]
+		}
+	}
+	return make([]byte, 0, n)
+}
+
+func putFrameBuf(b []byte) {
+	if cap(b) > maxPooledFrame || cap(b) < 256 {
+		return
+	}
+	b = b[:0]
+	framePool.Put(&b)
 }

@@ -112,7 +112,7 @@ func (s *Server) invoke(m *Method, call *Call) (payload any, err error) {
 			payload, err = nil, protocol.Unavailable(fmt.Sprintf("%s failed: internal error", call.Method), 0)
 		}
 	}()
-	return m.Handler(call.Conn.ctx, call)
+	return m.Handler(call.Conn.Context(), call)
 }
 
 // asProtocolError maps a handler error to its wire form.
@@ -170,7 +170,7 @@ func (s *Server) dispatchIdempotent(c *Conn, m *Method, call *Call, key string) 
 			}
 			select {
 			case <-e.done:
-			case <-c.ctx.Done():
+			case <-c.closedCh:
 				return ""
 			}
 		}

@@ -153,6 +153,13 @@ func (c *Conn) runHandshake(data []byte) bool {
 	hello := c.s.buildHello(c)
 	c.sendResult(req.ID, hello)
 	c.authed.Store(true)
+	c.mu.Lock()
+	if c.hsTimer != nil {
+		c.hsTimer.Stop()
+		c.hsTimer = nil
+	}
+	c.nonce = "" // single use; the device layer has checked it by now
+	c.mu.Unlock()
 	c.releasePreauth()
 	c.s.limiter.reset(c.clientIP)
 	c.s.afterHello(c)
@@ -286,7 +293,7 @@ func (s *Server) authenticate(c *Conn, p *protocol.ConnectParams) authOutcome {
 		if delay > 0 {
 			select {
 			case <-time.After(delay):
-			case <-c.ctx.Done():
+			case <-c.closedCh:
 			}
 		}
 		return authOutcome{provided: provided, reason: mode + "_mismatch", err: &protocol.Error{}}
