@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/pincerhq/pincer/core/client"
 	"github.com/pincerhq/pincer/core/config"
 	"github.com/pincerhq/pincer/core/protocol"
 )
@@ -18,26 +18,10 @@ func (a *app) configCmd() *cobra.Command {
 }
 
 func (a *app) configGetCmd() *cobra.Command {
-	var f clientFlags
-	cmd := &cobra.Command{
-		Use:   "get",
-		Short: "Show the running gateway's configuration (secrets redacted)",
-		Args:  usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := withTimeout(cmd.Context(), &f)
-			defer cancel()
-			s, err := a.connect(ctx, &f, readScopes)
-			if err != nil {
-				return err
-			}
-			defer s.c.Close()
-			payload, err := s.c.CallRaw(ctx, "config.get", nil, client.CallOptions{})
-			if err != nil {
-				return err
-			}
-			if f.json {
-				return printJSON(a.stdout, payload)
-			}
+	return a.oneCallCmd(oneCall{
+		use: "get", short: "Show the running gateway's configuration (secrets redacted)", scopes: readScopes,
+		method: "config.get",
+		render: func(_ *session, payload json.RawMessage, _ time.Duration) error {
 			var res protocol.ConfigGetResult
 			if err := json.Unmarshal(payload, &res); err != nil {
 				return fmt.Errorf("unexpected config.get result: %w", err)
@@ -45,9 +29,7 @@ func (a *app) configGetCmd() *cobra.Command {
 			a.printConfigGet(&res)
 			return nil
 		},
-	}
-	addClientFlags(cmd, &f)
-	return cmd
+	})
 }
 
 func (a *app) printConfigGet(res *protocol.ConfigGetResult) {

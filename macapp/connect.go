@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -315,4 +316,43 @@ func formatError(err error) string {
 
 func errMessage(err error) string {
 	return strings.TrimPrefix(err.Error(), "client: ")
+}
+
+// oneCall is the shape of most client commands: connect with scopes, make
+// one call, print the JSON with --json or render it otherwise.
+type oneCall struct {
+	use, short string
+	scopes     []string
+	method     string
+	params     any
+	render     func(s *session, payload json.RawMessage, rtt time.Duration) error
+}
+
+func (a *app) oneCallCmd(oc oneCall) *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:   oc.use,
+		Short: oc.short,
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := withTimeout(cmd.Context(), &f)
+			defer cancel()
+			s, err := a.connect(ctx, &f, oc.scopes)
+			if err != nil {
+				return err
+			}
+			defer s.c.Close()
+			start := time.Now()
+			payload, err := s.c.CallRaw(ctx, oc.method, oc.params, client.CallOptions{})
+			if err != nil {
+				return err
+			}
+			if f.json {
+				return printJSON(a.stdout, payload)
+			}
+			return oc.render(s, payload, time.Since(start))
+		},
+	}
+	addClientFlags(cmd, &f)
+	return cmd
 }

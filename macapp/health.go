@@ -10,69 +10,28 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pincerhq/pincer/core/client"
 	"github.com/pincerhq/pincer/core/protocol"
 )
 
 var readScopes = []string{protocol.ScopeRead}
 
 func (a *app) healthCmd() *cobra.Command {
-	var f clientFlags
-	cmd := &cobra.Command{
-		Use:   "health",
-		Short: "Check that the gateway is up and healthy",
-		Args:  usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := withTimeout(cmd.Context(), &f)
-			defer cancel()
-			s, err := a.connect(ctx, &f, readScopes)
-			if err != nil {
-				return err
-			}
-			defer s.c.Close()
-			start := time.Now()
-			payload, err := s.c.CallRaw(ctx, "health", nil, client.CallOptions{})
-			if err != nil {
-				return err
-			}
-			if f.json {
-				return printJSON(a.stdout, payload)
-			}
-			return printHealth(a.stdout, healthView{
-				URL: s.target.URL, Hello: s.c.Hello(), Payload: payload, RoundTrip: time.Since(start),
-			})
+	return a.oneCallCmd(oneCall{
+		use: "health", short: "Check that the gateway is up and healthy", scopes: readScopes, method: "health",
+		render: func(s *session, payload json.RawMessage, rtt time.Duration) error {
+			return printHealth(a.stdout, healthView{URL: s.target.URL, Hello: s.c.Hello(), Payload: payload, RoundTrip: rtt})
 		},
-	}
-	addClientFlags(cmd, &f)
-	return cmd
+	})
 }
 
 func (a *app) statusCmd() *cobra.Command {
-	var f clientFlags
-	cmd := &cobra.Command{
-		Use:   "status",
-		Short: "Show the gateway's runtime status",
-		Args:  usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := withTimeout(cmd.Context(), &f)
-			defer cancel()
-			s, err := a.connect(ctx, &f, readScopes)
-			if err != nil {
-				return err
-			}
-			defer s.c.Close()
-			payload, err := s.c.CallRaw(ctx, "status", map[string]bool{"includeChannelSummary": false}, client.CallOptions{})
-			if err != nil {
-				return err
-			}
-			if f.json {
-				return printJSON(a.stdout, payload)
-			}
+	return a.oneCallCmd(oneCall{
+		use: "status", short: "Show the gateway's runtime status", scopes: readScopes, method: "status",
+		params: map[string]bool{"includeChannelSummary": false},
+		render: func(s *session, payload json.RawMessage, _ time.Duration) error {
 			return printStatus(a.stdout, s.target.URL, s.c.Hello(), payload)
 		},
-	}
-	addClientFlags(cmd, &f)
-	return cmd
+	})
 }
 
 // healthView is what the health summary is made of.

@@ -454,48 +454,49 @@ func (c *Conn) sendResult(id string, payload any) {
 		}
 		raw = b
 	}
-	c.enqueue(resFrame(id, true, raw, nil), false)
+	c.enqueue(resFrame(id, true, raw, nil))
 }
 
 func (c *Conn) sendError(id string, e *protocol.Error) {
-	c.enqueue(resFrame(id, false, nil, e.Shape()), false)
+	c.enqueue(resFrame(id, false, nil, e.Shape()))
 }
 
 // sendErrorWithPayload is the res shape of a failed two-phase final:
 // ok:false with both payload and error.
 func (c *Conn) sendErrorWithPayload(id string, payload any, e *protocol.Error) {
-	c.enqueue(resFrame(id, false, mustJSON(payload), e.Shape()), false)
+	c.enqueue(resFrame(id, false, mustJSON(payload), e.Shape()))
 }
 
 // sendEvent sends a targeted event: no seq.
 func (c *Conn) sendEvent(event string, payload any) {
 	f := protocol.EventFrame{Type: protocol.FrameEvent, Event: event, Payload: mustJSON(payload)}
 	b, _ := json.Marshal(f)
-	c.enqueue(b, false)
+	c.enqueue(b)
 }
 
 // SendEvent delivers an event to this connection only (no seq, no guard):
 // node.invoke.request and other targeted frames.
 func (c *Conn) SendEvent(event string, payload any) { c.sendEvent(event, payload) }
 
-// enqueue queues a frame; over maxBufferedBytes it drops a droppable frame
-// or closes the connection as a slow consumer. It reports whether the frame
-// was queued.
-func (c *Conn) enqueue(frame []byte, dropIfSlow bool) bool {
+// enqueue queues a targeted frame (a res or a direct event); over
+// maxBufferedBytes the connection is closed as a slow consumer.
+func (c *Conn) enqueue(frame []byte) {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
-		return false
+		return
 	}
 	if c.queued+int64(len(frame)) > c.s.opt.MaxBufferedBytes {
-		if dropIfSlow {
-			c.mu.Unlock()
-			return false
-		}
 		c.mu.Unlock()
 		c.closeNow(websocket.StatusPolicyViolation, "slow consumer")
-		return false
+		return
 	}
+	c.pushUnlock(frame)
+}
+
+// pushUnlock appends a frame to the queue, releases c.mu and starts the
+// writer if it is idle.
+func (c *Conn) pushUnlock(frame []byte) {
 	c.queue = append(c.queue, frame)
 	c.queued += int64(len(frame))
 	start := !c.writing
@@ -504,7 +505,6 @@ func (c *Conn) enqueue(frame []byte, dropIfSlow bool) bool {
 	if start {
 		go c.writeLoop()
 	}
-	return true
 }
 
 // enqueueBroadcast numbers an event frame with this socket's next seq.
@@ -530,14 +530,7 @@ func (c *Conn) enqueueBroadcast(prefix []byte, suffix []byte, dropIfSlow bool) {
 	frame = append(frame, `,"seq":`...)
 	frame = strconv.AppendInt(frame, seq, 10)
 	frame = append(frame, suffix...)
-	c.queue = append(c.queue, frame)
-	c.queued += int64(len(frame))
-	start := !c.writing
-	c.writing = true
-	c.mu.Unlock()
-	if start {
-		go c.writeLoop()
-	}
+	c.pushUnlock(frame)
 }
 
 func (c *Conn) writeLoop() {

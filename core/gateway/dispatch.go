@@ -182,7 +182,7 @@ func (s *Server) dispatchIdempotent(c *Conn, m *Method, call *Call, key string) 
 			}
 			return e.err.Code
 		}
-		c.enqueue(resFrame(call.ID, true, e.payload, nil), false)
+		c.enqueue(resFrame(call.ID, true, e.payload, nil))
 		return ""
 	}
 	payload, err := s.invoke(m, call)
