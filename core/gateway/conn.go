@@ -494,6 +494,21 @@ func (c *Conn) enqueue(frame []byte) {
 	c.pushUnlock(frame)
 }
 
+// sendHello queues hello-ok and marks the connection authenticated in one
+// step under c.mu, so a concurrent broadcast lands either before the
+// connection counts (not delivered) or after hello-ok (delivered), never in
+// a gap the client cannot see.
+func (c *Conn) sendHello(id string, hello any) {
+	frame := resFrame(id, true, mustJSON(hello), nil)
+	c.mu.Lock()
+	c.authed.Store(true)
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.pushUnlock(frame)
+}
+
 // pushUnlock appends a frame to the queue, releases c.mu and starts the
 // writer if it is idle.
 func (c *Conn) pushUnlock(frame []byte) {
@@ -511,7 +526,7 @@ func (c *Conn) pushUnlock(frame []byte) {
 // A dropped droppable event still consumes its seq so the client sees the gap.
 func (c *Conn) enqueueBroadcast(prefix []byte, suffix []byte, dropIfSlow bool) {
 	c.mu.Lock()
-	if c.closing {
+	if c.closing || !c.authed.Load() {
 		c.mu.Unlock()
 		return
 	}

@@ -12,7 +12,10 @@ import (
 )
 
 // authorize applies role gating and scopes (spec §4.1–4.2).
-func (s *Server) authorize(c *Conn, m *Method, params json.RawMessage) *protocol.Error {
+// errAnswered means authorize already sent the error res.
+var errAnswered = &protocol.Error{Code: protocol.CodeInvalidRequest, Message: "answered"}
+
+func (s *Server) authorize(c *Conn, id string, m *Method, params json.RawMessage) *protocol.Error {
 	if m.Role == RoleAny {
 		return nil
 	}
@@ -21,10 +24,14 @@ func (s *Server) authorize(c *Conn, m *Method, params json.RawMessage) *protocol
 		c.roleErrs++
 		n := c.roleErrs
 		c.mu.Unlock()
+		e := protocol.InvalidRequest("unauthorized role: " + c.role)
 		if n > maxRoleErrors {
+			// Answer this call, then close.
+			c.sendError(id, e)
 			c.closeAfterFlush(websocket.StatusPolicyViolation, "repeated unauthorized calls")
+			return errAnswered
 		}
-		return protocol.InvalidRequest("unauthorized role: " + c.role)
+		return e
 	}
 	if c.role == protocol.RoleNode {
 		return nil
@@ -61,9 +68,11 @@ func (s *Server) dispatch(c *Conn, req *protocol.RequestFrame) {
 	if len(params) == 0 || string(params) == "null" {
 		params = json.RawMessage("{}")
 	}
-	if e := s.authorize(c, m, params); e != nil {
+	if e := s.authorize(c, req.ID, m, params); e != nil {
 		code = e.Code
-		c.sendError(req.ID, e)
+		if e != errAnswered {
+			c.sendError(req.ID, e)
+		}
 		return
 	}
 	if v := s.opt.Validator; v != nil {

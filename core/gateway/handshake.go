@@ -150,9 +150,8 @@ func (c *Conn) runHandshake(data []byte) bool {
 			c.caps[cp] = true
 		}
 	}
-	hello := c.s.buildHello(c)
-	c.sendResult(req.ID, hello)
-	c.authed.Store(true)
+	c.releasePreauth() // authenticated: no longer counts against its IP
+	c.sendHello(req.ID, c.s.buildHello(c))
 	c.mu.Lock()
 	if c.hsTimer != nil {
 		c.hsTimer.Stop()
@@ -160,7 +159,6 @@ func (c *Conn) runHandshake(data []byte) bool {
 	}
 	c.nonce = "" // single use; the device layer has checked it by now
 	c.mu.Unlock()
-	c.releasePreauth()
 	c.s.limiter.reset(c.clientIP)
 	c.s.afterHello(c)
 	return true

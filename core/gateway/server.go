@@ -106,6 +106,7 @@ type Server struct {
 	onHello []func(*Conn)
 	onClose []func(*Conn)
 
+	lifeMu   sync.Mutex // orders Serve's start against Shutdown
 	ready    atomic.Bool
 	draining atomic.Bool
 	httpSrv  *http.Server
@@ -177,6 +178,11 @@ func New(opt Options) *Server {
 		conns:   map[*Conn]struct{}{},
 		preauth: map[string]int{},
 		stop:    make(chan struct{}),
+	}
+	s.httpSrv = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.nets = parseTrustedProxies(opt.TrustedProxies, s.log)
 	s.presence = newPresenceStore(s)
@@ -284,13 +290,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	s.httpSrv = &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	s.lifeMu.Lock()
+	select {
+	case <-s.stop:
+		s.lifeMu.Unlock()
+		return nil // shut down before it started
+	default:
 	}
 	s.startTimers()
 	s.ready.Store(true)
+	s.lifeMu.Unlock()
 	err := s.httpSrv.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -350,11 +359,10 @@ func (s *Server) Shutdown(ctx context.Context, reason string, restartExpectedMs 
 	for _, c := range s.snapshotConns() {
 		c.closeAfterFlush(1012, "service restart")
 	}
+	s.lifeMu.Lock()
 	s.stopOnce.Do(func() { close(s.stop) })
-	var err error
-	if s.httpSrv != nil {
-		err = s.httpSrv.Shutdown(ctx)
-	}
+	s.lifeMu.Unlock()
+	err := s.httpSrv.Shutdown(ctx)
 	s.wg.Wait()
 	return err
 }

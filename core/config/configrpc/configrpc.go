@@ -25,7 +25,6 @@ type Service struct {
 // Register adds config.get and config.schema.
 func (s *Service) Register(srv *gateway.Server) {
 	s.started = time.Now()
-	srv.RegisterEvent(protocol.EventConfigChanged, gateway.EventGuard{AnyOf: []string{protocol.ScopeRead}, Hidden: true})
 	srv.Register(gateway.Method{Name: "config.get", Scope: protocol.ScopeRead, Handler: s.get})
 	srv.Register(gateway.Method{Name: "config.schema", Scope: protocol.ScopeRead, Handler: s.schema})
 }
