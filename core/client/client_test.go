@@ -169,7 +169,7 @@ func TestChallengeRequired(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Code != 1008 || ce.Reason != "connect challenge timeout" {
 		t.Fatalf("err %v", err)
 	}
-	if d := time.Since(start); d < 200*time.Millisecond || d > 2*time.Second {
+	if d := time.Since(start); d < 200*time.Millisecond || d > 10*time.Second {
 		t.Fatalf("gave up after %s", d)
 	}
 	if n := len(srv.Connects()); n != 0 {
@@ -443,11 +443,11 @@ func TestTickWatchdog(t *testing.T) {
 
 func TestTicksKeepConnectionAlive(t *testing.T) {
 	srv := clienttest.NewServer(t, clienttest.Config{Tick: 20 * time.Millisecond})
-	c := dial(t, srv, client.Options{TickWatchdog: 300 * time.Millisecond})
+	c := dial(t, srv, client.Options{TickWatchdog: time.Second})
 	select {
 	case <-c.Done():
 		t.Fatalf("closed despite ticks: %v", c.Err())
-	case <-time.After(700 * time.Millisecond):
+	case <-time.After(1500 * time.Millisecond):
 	}
 	if c.LastSeq() < 5 {
 		t.Fatalf("LastSeq %d", c.LastSeq())
@@ -549,7 +549,7 @@ func TestSessionReconnectsWithBackoff(t *testing.T) {
 			"health": func(r *clienttest.Request) (any, error) { return map[string]bool{"ok": true}, nil },
 		},
 	})
-	s := client.NewSession(client.Options{URL: srv.URL, BackoffMin: 50 * time.Millisecond, BackoffMax: time.Second})
+	s := client.NewSession(client.Options{URL: srv.URL, BackoffMin: 100 * time.Millisecond, BackoffMax: 2 * time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	runErr := make(chan error, 1)
 	go func() { runErr <- s.Run(ctx) }()
@@ -571,14 +571,17 @@ func TestSessionReconnectsWithBackoff(t *testing.T) {
 	if len(at) != 5 {
 		t.Fatalf("%d attempts", len(at))
 	}
-	for i, w := range []time.Duration{50, 100, 200} {
+	// Lower bounds prove the doubling; the upper bound on the reset only
+	// has to stay below the 800 ms the next doubled step would take, which
+	// leaves a loaded machine plenty of slack.
+	for i, w := range []time.Duration{100, 200, 400} {
 		w *= time.Millisecond
-		if gap := at[i+1].Sub(at[i]); gap < w || gap > w+400*time.Millisecond {
-			t.Errorf("backoff %d: %s, want ≈%s", i+1, gap, w)
+		if gap := at[i+1].Sub(at[i]); gap < w {
+			t.Errorf("backoff %d: %s, want at least %s", i+1, gap, w)
 		}
 	}
-	if gap := at[4].Sub(at[3]); gap < 50*time.Millisecond || gap >= 400*time.Millisecond {
-		t.Errorf("backoff after a successful hello: %s, want ≈50ms", gap)
+	if gap := at[4].Sub(at[3]); gap < 100*time.Millisecond || gap >= 800*time.Millisecond {
+		t.Errorf("backoff after a successful hello: %s, want ≈100ms (reset, not 800ms)", gap)
 	}
 	// The instance id is stable across reconnects.
 	cs := srv.Connects()

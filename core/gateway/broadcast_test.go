@@ -186,7 +186,7 @@ func TestDropIfSlowKeepsConnectionAndLeavesGap(t *testing.T) {
 }
 
 func TestPingKeepalive(t *testing.T) {
-	h := newHarness(t, func(o *Options) { o.PingInterval = 100 * time.Millisecond }, nil)
+	h := newHarness(t, func(o *Options) { o.PingInterval = 250 * time.Millisecond }, nil)
 	// A reading client answers pings and stays.
 	w, _ := h.cli(protocol.ScopeRead)
 	go func() {
