@@ -28,7 +28,12 @@ type gw struct {
 // start runs a gateway on a random loopback port with a fresh state dir.
 func start(t *testing.T, opt Options, config string) *gw {
 	t.Helper()
-	state := t.TempDir()
+	return startIn(t, t.TempDir(), opt, config)
+}
+
+// startIn runs a gateway on an existing state dir (restarts).
+func startIn(t *testing.T, state string, opt Options, config string) *gw {
+	t.Helper()
 	t.Setenv("PINCER_STATE_DIR", state)
 	t.Setenv("PINCER_CONFIG_PATH", "")
 	t.Setenv("PINCER_GATEWAY_TOKEN", "")
@@ -341,4 +346,25 @@ func count(list []string, s string) int {
 		}
 	}
 	return n
+}
+
+func TestStateSurvivesRestart(t *testing.T) {
+	g := start(t, Options{Token: "t"}, "")
+	admin := g.dial(t, protocol.CLIDefaultScopes...)
+	call(t, admin, "set-heartbeats", map[string]any{"enabled": false}, nil)
+	call(t, admin, "system-event", map[string]any{"text": "remember me"}, nil)
+	_ = admin.Close()
+	if err := g.stop(); err != nil {
+		t.Fatal(err)
+	}
+	g2 := startIn(t, g.state, Options{Token: "t"}, "")
+	c := g2.dial(t, protocol.ScopeRead)
+	var st protocol.StatusResult
+	call(t, c, "status", nil, &st)
+	if len(st.Heartbeat.Agents) == 0 || st.Heartbeat.Agents[0].Enabled {
+		t.Fatalf("set-heartbeats false lost across restart: %+v", st.Heartbeat)
+	}
+	if count(st.QueuedSystemEvents, "remember me") != 1 {
+		t.Fatalf("queued system event lost across restart: %v", st.QueuedSystemEvents)
+	}
 }
