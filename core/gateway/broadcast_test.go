@@ -224,8 +224,17 @@ func TestGracefulShutdown(t *testing.T) {
 	}()
 	sd := w.until(func(f *frame) bool { return f.Event == "shutdown" })
 	mustContain(t, string(sd.Payload), `"reason":"gateway stopping"`)
-	if f := w.res("s"); !f.OK {
-		t.Fatalf("in-flight request not answered: %s", f.raw)
+	// New requests are refused while draining; the in-flight one finishes.
+	w.send(req("late", "status", nil))
+	for seen := map[string]bool{}; len(seen) < 2; {
+		f := w.until(func(f *frame) bool { return f.Type == "res" })
+		seen[f.ID] = true
+		switch {
+		case f.ID == "late" && (f.Error == nil || f.Error.Code != "UNAVAILABLE"):
+			t.Fatalf("request during shutdown: %s", f.raw)
+		case f.ID == "s" && !f.OK:
+			t.Fatalf("in-flight request not answered: %s", f.raw)
+		}
 	}
 	w.expectClose(websocket.StatusServiceRestart, "service restart")
 }

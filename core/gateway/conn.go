@@ -339,6 +339,14 @@ func (c *Conn) handshakeDone(ok bool) {
 // their own goroutine so the long-lived read goroutine stays shallow: its
 // stack is most of an idle connection's memory.
 func (c *Conn) onRequestFrame(data []byte) {
+	if c.s.draining.Load() {
+		id := "invalid"
+		if req, _ := parseRequest(data); req != nil && req.ID != "" {
+			id = req.ID
+		}
+		c.sendError(id, protocol.Unavailable("gateway is shutting down; retry after it restarts", 1000))
+		return
+	}
 	c.mu.Lock()
 	busy := c.inflight >= maxInflightPerConn
 	if !busy {
@@ -353,13 +361,13 @@ func (c *Conn) onRequestFrame(data []byte) {
 		c.sendError(id, protocol.Unavailable("The server is busy. Please try again in a moment.", 1000))
 		return
 	}
-	c.s.inflight.Add(1)
+	c.s.inflight.add()
 	go func() {
 		defer func() {
 			c.mu.Lock()
 			c.inflight--
 			c.mu.Unlock()
-			c.s.inflight.Done()
+			c.s.inflight.done()
 		}()
 		req, perr := parseRequest(data)
 		if perr == errNotJSON {

@@ -113,7 +113,7 @@ type Server struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
-	inflight sync.WaitGroup
+	inflight inflightTracker
 }
 
 // New creates a server; register methods and events, then Serve.
@@ -350,12 +350,7 @@ func (s *Server) Shutdown(ctx context.Context, reason string, restartExpectedMs 
 		ev.RestartExpectedMs = &restartExpectedMs
 	}
 	s.Broadcast(protocol.EventShutdown, ev, BroadcastOptions{})
-	done := make(chan struct{})
-	go func() { s.inflight.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
+	s.inflight.wait(ctx)
 	for _, c := range s.snapshotConns() {
 		c.closeAfterFlush(1012, "service restart")
 	}
@@ -400,4 +395,46 @@ func mustJSON(v any) json.RawMessage {
 		panic(err)
 	}
 	return b
+}
+
+// inflightTracker counts requests being handled so a shutdown can wait for
+// them (bounded by its context). Unlike a WaitGroup it tolerates requests
+// starting while someone waits.
+type inflightTracker struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to zero; nil when nobody waits
+}
+
+func (t *inflightTracker) add() {
+	t.mu.Lock()
+	t.n++
+	t.mu.Unlock()
+}
+
+func (t *inflightTracker) done() {
+	t.mu.Lock()
+	t.n--
+	if t.n == 0 && t.idle != nil {
+		close(t.idle)
+		t.idle = nil
+	}
+	t.mu.Unlock()
+}
+
+func (t *inflightTracker) wait(ctx context.Context) {
+	t.mu.Lock()
+	if t.n == 0 {
+		t.mu.Unlock()
+		return
+	}
+	if t.idle == nil {
+		t.idle = make(chan struct{})
+	}
+	ch := t.idle
+	t.mu.Unlock()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
 }
