@@ -24,7 +24,8 @@ func buildGateway(t *testing.T) string {
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		// `go test` exports GOROOT to the test process.
+		goBin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 	}
 	bin := filepath.Join(t.TempDir(), "pincer")
 	cmd := exec.Command(goBin, "build", "-o", bin, "github.com/pincerhq/pincer/macapp")

@@ -716,7 +716,8 @@ func TestSchemaAndJSON(t *testing.T) {
 	if !strings.Contains(string(Schema()), `"trustedProxies"`) || !strings.Contains(string(Schema()), `"exemptLoopback"`) {
 		t.Fatal("schema lacks fields")
 	}
-	if &Schema()[0] != &Schema()[0] {
+	first, second := Schema(), Schema()
+	if &first[0] != &second[0] {
 		t.Fatal("schema not cached")
 	}
 

@@ -38,12 +38,9 @@ type Conn struct {
 	ws       *websocket.Conn
 	id       string
 	nonce    string
-	peerIP   string // socket address
 	clientIP string // attributed client address (forwarded when proxied)
 	local    bool   // direct loopback socket without proxy evidence
-	proxied  bool   // carried trusted proxy headers
 	origin   string
-	host     string
 	scopeCap []string // X-OpenClaw-Scopes
 	opened   time.Time
 
@@ -184,8 +181,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(-1) // enforced per frame below, with the reference's close codes
 	c := &Conn{
 		s: s, ws: ws, id: uuid.NewString(), nonce: uuid.NewString(),
-		peerIP: attr.peerIP, clientIP: attr.clientIP, local: attr.local, proxied: attr.proxied,
-		origin: r.Header.Get("Origin"), host: r.Host, scopeCap: attr.scopeCap,
+		clientIP: attr.clientIP, local: attr.local,
+		origin: r.Header.Get("Origin"), scopeCap: attr.scopeCap,
 		opened: time.Now(), closedCh: make(chan struct{}),
 		releasePreauth: release,
 	}

@@ -107,7 +107,7 @@ func (s *Server) dispatch(c *Conn, req *protocol.RequestFrame) {
 	}
 	payload, err := s.invoke(m, call)
 	if err != nil {
-		code = asProtocolError(req.Method, err).Code
+		code = asProtocolError(err).Code
 	}
 	c.reply(call, payload, err)
 }
@@ -125,7 +125,7 @@ func (s *Server) invoke(m *Method, call *Call) (payload any, err error) {
 }
 
 // asProtocolError maps a handler error to its wire form.
-func asProtocolError(method string, err error) *protocol.Error {
+func asProtocolError(err error) *protocol.Error {
 	var pe *protocol.Error
 	if errors.As(err, &pe) {
 		return pe
@@ -149,7 +149,7 @@ func (c *Conn) reply(call *Call, payload any, err error) {
 			c.sendErrorWithPayload(call.ID, fe.Payload, fe.Err)
 			return
 		}
-		c.sendError(call.ID, asProtocolError(call.Method, err))
+		c.sendError(call.ID, asProtocolError(err))
 		return
 	}
 	c.sendResult(call.ID, payload)
@@ -202,7 +202,7 @@ func (s *Server) dispatchIdempotent(c *Conn, m *Method, call *Call, key string) 
 		if errors.As(err, &fe) {
 			raw, perr = mustJSON(fe.Payload), fe.Err
 		} else {
-			perr = asProtocolError(call.Method, err)
+			perr = asProtocolError(err)
 		}
 	} else {
 		raw = mustJSON(payload)

@@ -8,10 +8,8 @@ import (
 )
 
 type attribution struct {
-	peerIP      string
 	clientIP    string
 	local       bool
-	proxied     bool
 	rejectProxy bool
 	scopeCap    []string
 }
@@ -76,7 +74,7 @@ func (s *Server) attribute(r *http.Request) attribution {
 		host = r.RemoteAddr
 	}
 	peer := net.ParseIP(host)
-	a := attribution{peerIP: host, clientIP: host}
+	a := attribution{clientIP: host}
 	if v := r.Header.Get("X-Openclaw-Scopes"); v != "" {
 		for _, sc := range strings.Split(v, ",") {
 			if sc = strings.TrimSpace(sc); sc != "" {
@@ -91,7 +89,6 @@ func (s *Server) attribute(r *http.Request) attribution {
 	loop := peer != nil && peer.IsLoopback()
 	switch {
 	case evidence && peer != nil && s.trusted(peer):
-		a.proxied = true
 		a.clientIP = forwardedClient(r.Header, s)
 		if a.clientIP == "" {
 			a.clientIP = host
