@@ -52,6 +52,8 @@ type Conn struct {
 	caps       map[string]bool
 	authMethod string
 	deviceID   string
+	credential string
+	grant      *DeviceGrant // until hello-ok is built
 
 	mu        sync.Mutex
 	hs        int
