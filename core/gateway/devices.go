@@ -34,12 +34,12 @@ type DeviceAdmission struct {
 
 // DeviceGrant is an admitted device connection.
 type DeviceGrant struct {
-	Scopes      []string
-	Token       string // hello-ok auth.deviceToken ("" for none)
-	IssuedAtMs  int64
-	Handoff     []protocol.IssuedDeviceToken
-	AuthMethod  string // overrides the method reported in hello-ok when set
-	Credential  string // identifies the credential for revocation (e.g. a token hash)
+	Scopes     []string
+	Token      string // hello-ok auth.deviceToken ("" for none)
+	IssuedAtMs int64
+	Handoff    []protocol.IssuedDeviceToken
+	AuthMethod string // overrides the method reported in hello-ok when set
+	Credential string // identifies the credential for revocation (e.g. a token hash)
 }
 
 // DeviceDenial refuses a device connect: the error res, then close 1008

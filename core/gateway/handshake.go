@@ -363,7 +363,7 @@ var nextSteps = map[string]string{
 	"token_missing": "update_auth_configuration", "token_missing_config": "update_auth_configuration",
 	"password_missing": "update_auth_configuration", "password_missing_config": "update_auth_configuration",
 	"token_mismatch": "update_auth_credentials", "password_mismatch": "update_auth_credentials",
-	"rate_limited": "wait_then_retry",
+	"rate_limited":          "wait_then_retry",
 	"device_token_mismatch": "update_auth_credentials",
 }
 

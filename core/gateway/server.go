@@ -54,7 +54,7 @@ type Options struct {
 	// Devices verifies device credentials and applies pairing; nil: device
 	// proofs are ignored and nodes cannot connect.
 	Devices DeviceAuthority
-	Logger         *slog.Logger
+	Logger  *slog.Logger
 
 	HandshakeTimeout time.Duration // 15 s (OPENCLAW_HANDSHAKE_TIMEOUT_MS / PINCER_HANDSHAKE_TIMEOUT_MS)
 	TickInterval     time.Duration // 30 s
