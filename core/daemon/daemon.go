@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pincerhq/pincer/core/agent"
+	"github.com/pincerhq/pincer/core/auth/pairing"
 	"github.com/pincerhq/pincer/core/channels"
 	"github.com/pincerhq/pincer/core/config"
 	"github.com/pincerhq/pincer/core/config/configrpc"
@@ -133,8 +134,18 @@ func Run(ctx context.Context, opt Options) error {
 	exempt := rl.ExemptLoopback == nil || *rl.ExemptLoopback
 	cfgSvc := &configrpc.Service{Paths: paths, Version: Version,
 		Current: func() (*config.Config, *config.LoadResult) { return current(), res }}
+	devices, err := pairing.New(ctx, db, log, func() pairing.Config {
+		c := current()
+		ns := c.Gateway.NodesSettings()
+		return pairing.Config{AutoApproveLocal: ns.AutoApproveLocal, AutoApproveCIDRs: ns.AutoApproveCIDRs,
+			GatewayURL: setupCodeURL(c, ln.Addr()), AuthMode: c.Gateway.Auth.Mode}
+	})
+	if err != nil {
+		return err
+	}
 	srv := gateway.New(gateway.Options{
 		Version: Version,
+		Devices: devices,
 		Auth: gateway.AuthOptions{
 			Mode: cfg.Gateway.Auth.Mode, Token: cfg.Gateway.Auth.Token, Password: cfg.Gateway.Auth.Password,
 			MaxAttempts: rl.MaxAttempts, Window: time.Duration(rl.WindowMs) * time.Millisecond,
@@ -166,6 +177,7 @@ func Run(ctx context.Context, opt Options) error {
 	})
 	defer sys.Close()
 	sys.Register(srv)
+	devices.Attach(srv)
 	hb.Register(srv)
 	chans.Register(srv)
 	cfgSvc.Register(srv)

@@ -1,7 +1,5 @@
 package protocol
 
-import "encoding/json"
-
 // DevicePairListParams are the params of device.pair.list.
 type DevicePairListParams struct{}
 
@@ -135,12 +133,12 @@ type SetupCodePayload struct {
 
 // DevicePairSetupCodeResult is the result of device.pair.setupCode.
 type DevicePairSetupCodeResult struct {
-	SetupID     string          `json:"setupId"`
-	ExpiresAtMs int64           `json:"expiresAtMs"`
-	SetupCode   string          `json:"setupCode"`
-	QRDataURL   string          `json:"qrDataUrl,omitempty"`
-	GatewayURL  string          `json:"gatewayUrl"`
-	Auth        json.RawMessage `json:"auth"`
-	URLSource   string          `json:"urlSource"`
-	Access      string          `json:"access"`
+	SetupID     string `json:"setupId"`
+	ExpiresAtMs int64  `json:"expiresAtMs"`
+	SetupCode   string `json:"setupCode"`
+	QRDataURL   string `json:"qrDataUrl,omitempty"`
+	GatewayURL  string `json:"gatewayUrl"`
+	Auth        string `json:"auth"`
+	URLSource   string `json:"urlSource"`
+	Access      string `json:"access"`
 }
