@@ -26,6 +26,7 @@ import (
 	"github.com/pincerhq/pincer/core/gateway"
 	"github.com/pincerhq/pincer/core/httpapi"
 	"github.com/pincerhq/pincer/core/logging"
+	"github.com/pincerhq/pincer/core/nodes"
 	"github.com/pincerhq/pincer/core/protocol"
 	"github.com/pincerhq/pincer/core/protocol/schema"
 	"github.com/pincerhq/pincer/core/store"
@@ -173,11 +174,20 @@ func Run(ctx context.Context, opt Options) error {
 	chans := &channels.Registry{}
 	sys := system.New(system.Deps{
 		Server: srv, Config: current, Paths: paths, Store: db, Heartbeat: hb, LogPath: paths.LogPath(),
-		Loaded: []string{"system", "config", "cron", "channels", "agent"}, ChannelsHealth: chans.Health,
+		Loaded: []string{"system", "config", "cron", "channels", "agent", "devices", "nodes"}, ChannelsHealth: chans.Health,
 	})
 	defer sys.Close()
 	sys.Register(srv)
 	devices.Attach(srv)
+	nodeReg, err := nodes.New(ctx, db, log, func() nodes.Policy {
+		ns := current().Gateway.NodesSettings()
+		return nodes.Policy{Allow: ns.CommandsAllow, Deny: ns.CommandsDeny}
+	})
+	if err != nil {
+		return err
+	}
+	nodeReg.Attach(srv)
+	devices.OnRemove(nodeReg.RemoveNode)
 	hb.Register(srv)
 	chans.Register(srv)
 	cfgSvc.Register(srv)
