@@ -3,7 +3,6 @@ package pairing
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"net/url"
 	"slices"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"rsc.io/qr"
 
+	"github.com/pincerhq/pincer/core/auth/setupcode"
 	"github.com/pincerhq/pincer/core/gateway"
 	"github.com/pincerhq/pincer/core/protocol"
 )
@@ -313,7 +313,7 @@ func (s *Service) handleSetupCode(ctx context.Context, call *gateway.Call) (any,
 	if err := s.db.saveBootstrap(ctx, b); err != nil {
 		return nil, err
 	}
-	code := EncodeSetupCode(protocol.SetupCodePayload{URL: gwURL, BootstrapToken: tok, ExpiresAtMs: b.ExpiresAtMs})
+	code := setupcode.Encode(protocol.SetupCodePayload{URL: gwURL, BootstrapToken: tok, ExpiresAtMs: b.ExpiresAtMs})
 	res := protocol.DevicePairSetupCodeResult{
 		SetupID: b.SetupID, ExpiresAtMs: b.ExpiresAtMs, SetupCode: code, GatewayURL: gwURL,
 		Auth: cfg.AuthMode, URLSource: source, Access: profileAccess(profile),
@@ -350,33 +350,6 @@ func (s *Service) handleSetupStatus(ctx context.Context, call *gateway.Call) (an
 		c["deviceName"] = b.DeviceName
 	}
 	return map[string]any{"completion": c}, nil
-}
-
-// EncodeSetupCode is base64url(JSON) without padding.
-func EncodeSetupCode(p protocol.SetupCodePayload) string {
-	b, _ := json.Marshal(p)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// DecodeSetupCode accepts a code with or without the oc-pair:// prefix.
-func DecodeSetupCode(code string) (protocol.SetupCodePayload, error) {
-	var p protocol.SetupCodePayload
-	code = strings.TrimPrefix(strings.TrimSpace(code), "oc-pair://")
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(code, "="))
-	if err != nil {
-		return p, protocol.InvalidRequest("setup code is not base64url")
-	}
-	if err := json.Unmarshal(raw, &p); err != nil {
-		return p, protocol.InvalidRequest("setup code is not valid JSON")
-	}
-	u, err := url.Parse(p.URL)
-	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-		return p, protocol.InvalidRequest("setup code has no ws:// or wss:// gateway URL")
-	}
-	if p.BootstrapToken == "" {
-		return p, protocol.InvalidRequest("setup code has no bootstrap token")
-	}
-	return p, nil
 }
 
 // admitBootstrapLocked pairs a device that presented a valid setup-code

@@ -15,7 +15,7 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/pincerhq/pincer/core/auth/identity"
-	"github.com/pincerhq/pincer/core/auth/pairing"
+	"github.com/pincerhq/pincer/core/auth/setupcode"
 	"github.com/pincerhq/pincer/core/client"
 	"github.com/pincerhq/pincer/core/daemon"
 	"github.com/pincerhq/pincer/core/daemon/daemontest"
@@ -430,7 +430,7 @@ func TestSetupCodePairsARemoteNodeOnce(t *testing.T) {
 	if !strings.HasPrefix(sc.QRDataURL, "data:image/png;base64,") || sc.Access != "limited" || sc.GatewayURL != g.URL {
 		t.Fatalf("setup code = %+v", sc)
 	}
-	payload, err := pairing.DecodeSetupCode(sc.SetupCode)
+	payload, err := setupcode.Decode(sc.SetupCode)
 	if err != nil || payload.URL != g.URL || len(payload.BootstrapToken) != 43 {
 		t.Fatalf("decoded = %+v, %v", payload, err)
 	}
