@@ -123,4 +123,3 @@ func parseLocation(s string) (*commands.StaticLocation, error) {
 	}
 	return &commands.StaticLocation{Lat: v[0], Lon: v[1], AccuracyMeters: v[2]}, nil
 }
-
