@@ -84,7 +84,13 @@ type pincerGateway struct {
 // port with a fresh state directory, until the test ends.
 func startPincer(t *testing.T) *pincerGateway {
 	t.Helper()
-	state := t.TempDir()
+	return startPincerIn(t, t.TempDir())
+}
+
+// startPincerIn is startPincer on a prepared state directory (e.g. one
+// holding a pincer.json).
+func startPincerIn(t *testing.T, state string) *pincerGateway {
+	t.Helper()
 	t.Setenv("PINCER_STATE_DIR", state)
 	for _, k := range []string{"PINCER_CONFIG_PATH", "PINCER_GATEWAY_TOKEN", "PINCER_GATEWAY_PASSWORD", "PINCER_GATEWAY_PORT",
 		"PINCER_GATEWAY_URL", "OPENCLAW_GATEWAY_TOKEN", "OPENCLAW_GATEWAY_PASSWORD", "OPENCLAW_GATEWAY_PORT", "OPENCLAW_GATEWAY_URL"} {

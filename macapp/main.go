@@ -120,6 +120,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.callCmd(),
 		a.logsCmd(),
 		a.configCmd(),
+		a.devicesCmd(), a.nodesCmd(), a.nodeCmd(),
 		a.versionCmd(),
 	)
 	return root
