@@ -14,9 +14,9 @@ import (
 )
 
 // TestPincerNodeHostAgainstOfficialGateway: `pincer node run` connects to
-// the official gateway, is approved with `openclaw gateway call
-// node.pair.approve`, and `openclaw gateway call node.invoke` of
-// system.which returns Pincer's answer.
+// the official gateway, is approved with `openclaw nodes approve`, and
+// `openclaw gateway call node.invoke` of system.which returns Pincer's
+// answer.
 func TestPincerNodeHostAgainstOfficialGateway(t *testing.T) {
 	oc := interopTest(t)
 	bin := buildPincer(t)
@@ -75,7 +75,13 @@ func TestPincerNodeHostAgainstOfficialGateway(t *testing.T) {
 			time.Sleep(time.Second)
 		}
 	}
-	call("node.pair.approve", map[string]any{"requestId": requestID})
+	// `openclaw gateway call node.pair.approve` connects with operator.pairing
+	// only, and the official gateway wants operator.admin to approve a node
+	// that declares system.run/system.which (spec §4.3): the official CLI's
+	// `nodes approve` asks for it.
+	if stdout, stderr, code := oc.Run(t, "nodes", "approve", requestID, "--url", g.URL, "--token", g.Token, "--json"); code != 0 {
+		t.Fatalf("openclaw nodes approve: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
 	v, raw := call("node.invoke", map[string]any{"nodeId": nodeID, "command": "system.which",
 		"params": map[string]any{"bins": []string{"sh", "no-such-binary-xyz"}}, "idempotencyKey": "pincer-interop-which"})
 	sh := str(field(v, "payload", "bins", "sh"))
