@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pincerhq/pincer/core/auth/setupcode"
@@ -40,15 +41,20 @@ type Options struct {
 	Logger        *slog.Logger
 	// OnHello is told about every successful (re)connect.
 	OnHello func(h *protocol.HelloOk)
+	// MaxResultBytes caps an invoke result; 0: the gateway's maxPayload
+	// less room for the envelope. Larger results are answered with
+	// PAYLOAD_TOO_LARGE instead of a frame the gateway would refuse.
+	MaxResultBytes int
 }
 
 // Host is a running node host.
 type Host struct {
-	opt  Options
-	reg  *commands.Registry
-	sess *client.Session
-	log  *slog.Logger
-	wg   sync.WaitGroup
+	maxPayload atomic.Int64
+	opt        Options
+	reg        *commands.Registry
+	sess       *client.Session
+	log        *slog.Logger
+	wg         sync.WaitGroup
 }
 
 // New probes this machine's capabilities and prepares the connection.
@@ -100,6 +106,7 @@ func New(ctx context.Context, opt Options) (*Host, error) {
 	copt.OnEvent = h.onEvent
 	copt.OnHello = func(hello *protocol.HelloOk) {
 		h.log.Info("node host connected", "url", copt.URL, "auth", hello.Auth.Method, "commands", len(h.reg.Commands()))
+		h.maxPayload.Store(hello.Policy.MaxPayload)
 		h.wg.Add(1)
 		go func() { defer h.wg.Done(); h.sendStats() }()
 		if opt.OnHello != nil {
@@ -171,6 +178,17 @@ func (h *Host) onEvent(ev protocol.EventFrame) {
 	}
 }
 
+// resultLimit is the largest payloadJSON this host sends.
+func (h *Host) resultLimit() int {
+	if h.opt.MaxResultBytes > 0 {
+		return h.opt.MaxResultBytes
+	}
+	if m := h.maxPayload.Load(); m > 64<<10 {
+		return int(m - 64<<10)
+	}
+	return 0
+}
+
 func (h *Host) invoke(req protocol.NodeInvokeRequestEvent) {
 	timeout := time.Duration(req.TimeoutMs) * time.Millisecond
 	if timeout <= 0 {
@@ -192,6 +210,10 @@ func (h *Host) invoke(req protocol.NodeInvokeRequestEvent) {
 		if merr != nil {
 			res["ok"] = false
 			res["error"] = map[string]any{"code": "UNAVAILABLE", "message": "result not encodable: " + merr.Error()}
+		} else if limit := h.resultLimit(); limit > 0 && len(b) > limit {
+			res["ok"] = false
+			res["error"] = map[string]any{"code": "PAYLOAD_TOO_LARGE",
+				"message": fmt.Sprintf("%s result is %d bytes, over the %d-byte limit", req.Command, len(b), limit)}
 		} else {
 			res["ok"] = true
 			res["payloadJSON"] = string(b)

@@ -81,6 +81,13 @@ func approveAndInvoke(t *testing.T, g *daemontest.Gateway, nodeID string) {
 	if err := json.Unmarshal(res.Payload, &run); err != nil || run.ExitCode != 3 || run.Stdout != "hi\n" || run.Success {
 		t.Fatalf("system.run = %s", res.Payload)
 	}
+	// A result over the host's limit is refused on the node side.
+	var x any
+	err := admin.Call(context.Background(), "node.invoke", map[string]any{"nodeId": nodeID, "command": "system.run",
+		"params": map[string]any{"command": []string{"sh", "-c", "head -c 20000 /dev/zero | tr '\\0' x"}}, "idempotencyKey": "k3"}, &x)
+	if err == nil || !strings.Contains(err.Error(), "PAYLOAD_TOO_LARGE") {
+		t.Fatalf("oversized result: %v", err)
+	}
 	// Host stats arrive after hello.
 	var row protocol.NodeRow
 	for deadline := time.Now().Add(5 * time.Second); len(row.HostStats) == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -100,7 +107,7 @@ func contains(l []string, s string) bool {
 func TestNodeHostPairsAndAnswers(t *testing.T) {
 	g := daemontest.Start(t, daemon.Options{}, "")
 	hellos := runHost(t, host.Options{URL: g.URL, Token: g.Token, DisplayName: "ci-node",
-		Commands: hostCommands()})
+		Commands: hostCommands(), MaxResultBytes: 16 << 10})
 	h := waitHello(t, hellos)
 	if h.Auth.Role != "node" || h.Auth.DeviceToken == "" {
 		t.Fatalf("hello auth = %+v", h.Auth)
@@ -118,7 +125,7 @@ func TestNodeHostPairsWithASetupCode(t *testing.T) {
 	var sc protocol.DevicePairSetupCodeResult
 	daemontest.Call(t, g.Dial(t, protocol.CLIDefaultScopes...), "device.pair.setupCode", map[string]any{"publicUrl": g.URL, "bootstrapProfile": "node"}, &sc)
 	store := secrets.NewMemory()
-	hellos := runHost(t, host.Options{SetupCode: sc.SetupCode, Secrets: store, Commands: hostCommands()})
+	hellos := runHost(t, host.Options{SetupCode: sc.SetupCode, Secrets: store, Commands: hostCommands(), MaxResultBytes: 16 << 10})
 	h := waitHello(t, hellos)
 	if h.Auth.Method != "bootstrap-token" || h.Auth.DeviceToken == "" {
 		t.Fatalf("hello auth = %+v", h.Auth)
