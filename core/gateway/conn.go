@@ -589,13 +589,29 @@ func (f *outFrame) finish(err error) {
 }
 
 // dropQueueLocked discards the queued frames (closing); waiting control
-// writes get err.
+// writes get err. A frame already started on the socket (the head, after a
+// partial non-blocking write) is kept while the socket is alive: dropping
+// its remainder would leave the peer inside a truncated frame, reading the
+// close frame that follows as payload. writeLoop, which always owns the
+// socket while such a frame is queued, finishes it before the close frame.
+// Frames writeLoop has taken are in flight and not in the queue; their
+// bytes stay counted in queued until it has written them.
 func (c *Conn) dropQueueLocked(err error) {
-	for i := range c.queue {
-		c.queue[i].finish(err)
+	keep := 0
+	if !c.wdead && len(c.queue) > 0 && c.queue[0].off > 0 {
+		keep = 1
 	}
-	c.queue = nil
-	c.queued = 0
+	for i := keep; i < len(c.queue); i++ {
+		f := &c.queue[i]
+		c.queued -= int64(len(f.b) - f.off)
+		f.finish(err)
+	}
+	if keep == 0 {
+		c.queue = nil
+		return
+	}
+	clear(c.queue[1:])
+	c.queue = c.queue[:1]
 }
 
 // pushUnlock sends or queues a frame and releases c.mu.
@@ -655,6 +671,7 @@ func (c *Conn) writeFailed(err error, pending ...outFrame) {
 	c.wdead = true
 	c.writing = false
 	c.dropQueueLocked(err)
+	c.queued = 0 // the failed batch's bytes are gone with the socket
 	c.mu.Unlock()
 	c.closeNow(websocket.StatusGoingAway, "")
 }
@@ -768,7 +785,8 @@ func (c *Conn) closeAfterFlush(code websocket.StatusCode, reason string) {
 	}
 }
 
-// closeNow drops queued frames and closes.
+// closeNow drops queued frames that have not started and closes: the
+// close frame follows the remainder of a frame already on the socket.
 func (c *Conn) closeNow(code websocket.StatusCode, reason string) {
 	c.mu.Lock()
 	if c.closing {
