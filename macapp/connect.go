@@ -10,14 +10,17 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pincerhq/pincer/core/client"
+	"github.com/pincerhq/pincer/core/client/deviceauth"
 	"github.com/pincerhq/pincer/core/config"
 	"github.com/pincerhq/pincer/core/protocol"
+	"github.com/pincerhq/pincer/core/secrets"
 )
 
 const defaultTimeout = 30 * time.Second
@@ -227,12 +230,87 @@ func (a *app) connect(ctx context.Context, f *clientFlags, scopes []string) (*se
 		fmt.Fprintf(a.stderr, "Warning: %s\n", w)
 	}
 	opt := a.clientOptions(t, f, scopes)
+	var kr *deviceauth.Keyring
+	if usesDeviceIdentity(t) {
+		kr, opt = a.withDeviceIdentity(opt)
+	}
 	start := time.Now()
 	c, err := client.Dial(ctx, opt)
+	if err != nil && kr != nil && kr.HandleConnectError(opt.URL, opt.Role, err) {
+		fmt.Fprintln(a.stderr, "Warning: the gateway rejected this device's stored token; forgot it and retrying without it")
+		c, err = client.Dial(ctx, opt)
+	}
 	if err != nil {
 		return nil, &connectError{target: t, err: err}
 	}
 	return &session{c: c, target: t, elapsed: time.Since(start)}, nil
+}
+
+// usesDeviceIdentity says whether a connect carries the device identity. Like
+// the official CLI, it is left out only on loopback with a shared secret (the
+// local gateway then keeps a cli/cli client's scopes); everywhere else the
+// gateway pairs devices and issues them tokens.
+func usesDeviceIdentity(t target) bool {
+	return !(isLoopbackURL(t.URL) && (t.Token != "" || t.Password != ""))
+}
+
+// secretsService names this profile's entries in the Keychain / Secret
+// Service, so that profiles (separate state dirs) get separate identities.
+func secretsService(profile string) string {
+	profile = strings.TrimSpace(profile)
+	if profile == "" {
+		profile = "default"
+	}
+	return "ai.pincer." + profile
+}
+
+// secretStores keeps one opened store per state dir and service, so that a
+// command reconnecting in a loop (logs --follow) probes the platform once.
+var secretStores struct {
+	sync.Mutex
+	m map[string]secrets.Store
+}
+
+func openSecrets(profile string) (secrets.Store, error) {
+	paths, err := config.ResolvePaths(profile)
+	if err != nil {
+		return nil, err
+	}
+	service := secretsService(profile)
+	key := paths.StateDir + "\x00" + service
+	secretStores.Lock()
+	defer secretStores.Unlock()
+	if s := secretStores.m[key]; s != nil {
+		return s, nil
+	}
+	s, err := secrets.Open(paths.StateDir, service)
+	if err != nil {
+		return nil, err
+	}
+	if secretStores.m == nil {
+		secretStores.m = map[string]secrets.Store{}
+	}
+	secretStores.m[key] = s
+	return s, nil
+}
+
+// withDeviceIdentity signs the connect with this install's device key and
+// reuses the token the gateway issued it. When the identity cannot be
+// loaded the connect goes ahead without it (a gateway with auth "none" or a
+// shared secret may still accept it) after a warning.
+func (a *app) withDeviceIdentity(opt client.Options) (*deviceauth.Keyring, client.Options) {
+	store, err := openSecrets(a.profile)
+	var kr *deviceauth.Keyring
+	if err == nil {
+		kr = deviceauth.New(store)
+		kr.OnError = func(err error) { fmt.Fprintf(a.stderr, "Warning: %v\n", err) }
+		var signed client.Options
+		if signed, err = kr.Attach(opt, false); err == nil {
+			return kr, signed
+		}
+	}
+	fmt.Fprintf(a.stderr, "Warning: connecting without a device identity: %v\n", err)
+	return nil, opt
 }
 
 func (a *app) clientOptions(t target, f *clientFlags, scopes []string) client.Options {
@@ -294,6 +372,14 @@ func formatError(err error) string {
 			b.WriteString("Hint: pass --password or set PINCER_GATEWAY_PASSWORD.\n")
 		case code == protocol.DetailMissingScope:
 			b.WriteString("Hint: this connection was not granted the scope the method needs.\n")
+		case code == protocol.DetailPairingRequired || (pe.Code == protocol.CodeNotPaired && detailString(pe, "requestId") != ""):
+			b.WriteString(pairingHint(pe))
+		case code == protocol.DetailAuthScopeMismatch:
+			b.WriteString("Hint: this device's token does not cover the scopes the command needs; approve the scope upgrade on the gateway host (`pincer devices approve`), or pass --token.\n")
+		case code == protocol.DetailAuthDeviceTokenMismatch:
+			b.WriteString("Hint: the gateway no longer accepts this device's token; run the command again to request pairing anew, or pass --token.\n")
+		case code == protocol.DetailDeviceIdentityRequired:
+			b.WriteString("Hint: the gateway only accepts paired devices or its shared secret; pass --token (or set PINCER_GATEWAY_TOKEN).\n")
 		}
 	case errors.As(err, &closeErr):
 		fmt.Fprintf(&b, "Error: %s\n", closeErr)
@@ -312,6 +398,39 @@ func formatError(err error) string {
 		fmt.Fprintf(&b, "Error: %s\n", errMessage(err))
 	}
 	return b.String()
+}
+
+// pairingHint tells the user how to approve this device: the gateway holds
+// a pending request and the connect will pass once it is approved.
+func pairingHint(pe *protocol.Error) string {
+	id := detailString(pe, "requestId")
+	what := "approval"
+	switch r := detailString(pe, "reason"); r {
+	case "", "not-paired":
+	default:
+		what = "approval (" + strings.ReplaceAll(r, "-", " ") + ")"
+	}
+	if id == "" {
+		return fmt.Sprintf("Hint: this device is waiting for %s: run `pincer devices list` on the gateway host and approve its request with `pincer devices approve <requestId>` (or `openclaw devices approve <requestId>`).\n", what)
+	}
+	return fmt.Sprintf("Hint: this device is waiting for %s: run `pincer devices approve %s` on the gateway host (or `openclaw devices approve %s`), then try again.\n", what, id, id)
+}
+
+// detailString reads a string field of an error's details, whichever form
+// they arrived in.
+func detailString(pe *protocol.Error, key string) string {
+	switch d := pe.Details.(type) {
+	case map[string]any:
+		s, _ := d[key].(string)
+		return s
+	case json.RawMessage:
+		var m map[string]any
+		if json.Unmarshal(d, &m) == nil {
+			s, _ := m[key].(string)
+			return s
+		}
+	}
+	return ""
 }
 
 func errMessage(err error) string {

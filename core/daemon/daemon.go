@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pincerhq/pincer/core/agent"
+	"github.com/pincerhq/pincer/core/auth/pairing"
 	"github.com/pincerhq/pincer/core/channels"
 	"github.com/pincerhq/pincer/core/config"
 	"github.com/pincerhq/pincer/core/config/configrpc"
@@ -25,6 +26,7 @@ import (
 	"github.com/pincerhq/pincer/core/gateway"
 	"github.com/pincerhq/pincer/core/httpapi"
 	"github.com/pincerhq/pincer/core/logging"
+	"github.com/pincerhq/pincer/core/nodes"
 	"github.com/pincerhq/pincer/core/protocol"
 	"github.com/pincerhq/pincer/core/protocol/schema"
 	"github.com/pincerhq/pincer/core/store"
@@ -133,8 +135,18 @@ func Run(ctx context.Context, opt Options) error {
 	exempt := rl.ExemptLoopback == nil || *rl.ExemptLoopback
 	cfgSvc := &configrpc.Service{Paths: paths, Version: Version,
 		Current: func() (*config.Config, *config.LoadResult) { return current(), res }}
+	devices, err := pairing.New(ctx, db, log, func() pairing.Config {
+		c := current()
+		ns := c.Gateway.NodesSettings()
+		return pairing.Config{AutoApproveLocal: ns.AutoApproveLocal, AutoApproveCIDRs: ns.AutoApproveCIDRs,
+			GatewayURL: setupCodeURL(c, ln.Addr()), AuthMode: c.Gateway.Auth.Mode}
+	})
+	if err != nil {
+		return err
+	}
 	srv := gateway.New(gateway.Options{
 		Version: Version,
+		Devices: devices,
 		Auth: gateway.AuthOptions{
 			Mode: cfg.Gateway.Auth.Mode, Token: cfg.Gateway.Auth.Token, Password: cfg.Gateway.Auth.Password,
 			MaxAttempts: rl.MaxAttempts, Window: time.Duration(rl.WindowMs) * time.Millisecond,
@@ -162,10 +174,20 @@ func Run(ctx context.Context, opt Options) error {
 	chans := &channels.Registry{}
 	sys := system.New(system.Deps{
 		Server: srv, Config: current, Paths: paths, Store: db, Heartbeat: hb, LogPath: paths.LogPath(),
-		Loaded: []string{"system", "config", "cron", "channels", "agent"}, ChannelsHealth: chans.Health,
+		Loaded: []string{"system", "config", "cron", "channels", "agent", "devices", "nodes"}, ChannelsHealth: chans.Health,
 	})
 	defer sys.Close()
 	sys.Register(srv)
+	devices.Attach(srv)
+	nodeReg, err := nodes.New(ctx, db, log, func() nodes.Policy {
+		ns := current().Gateway.NodesSettings()
+		return nodes.Policy{Allow: ns.CommandsAllow, Deny: ns.CommandsDeny}
+	})
+	if err != nil {
+		return err
+	}
+	nodeReg.Attach(srv)
+	devices.OnRemove(nodeReg.RemoveNode)
 	hb.Register(srv)
 	chans.Register(srv)
 	cfgSvc.Register(srv)

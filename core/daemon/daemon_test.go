@@ -140,7 +140,14 @@ func TestEveryMethodOverTheWire(t *testing.T) {
 	admin := g.dial(t, protocol.CLIDefaultScopes...)
 	hello := admin.Hello()
 	want := []string{"health", "status", "system-presence", "system-event", "last-heartbeat", "set-heartbeats", "wake",
-		"logs.tail", "channels.status", "config.get", "config.schema", "models.list", "agent.identity.get"}
+		"logs.tail", "channels.status", "config.get", "config.schema", "models.list", "agent.identity.get",
+		// exercised over the wire in core/auth/pairing
+		"device.pair.list", "device.pair.approve", "device.pair.reject", "device.pair.remove", "device.pair.rename",
+		"device.token.rotate", "device.token.revoke",
+		// exercised over the wire in core/nodes
+		"node.list", "node.describe", "node.invoke", "node.pair.list", "node.pair.approve", "node.pair.reject",
+		"node.pair.remove", "node.rename", "node.invoke.result", "node.invoke.progress", "node.event",
+		"node.skills.update", "node.pluginTools.update", "node.pluginSurface.refresh"}
 	for _, m := range want {
 		if !contains(hello.Features.Methods, m) {
 			t.Fatalf("features.methods lacks %s: %v", m, hello.Features.Methods)

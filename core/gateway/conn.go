@@ -54,6 +54,8 @@ type Conn struct {
 	caps       map[string]bool
 	authMethod string
 	deviceID   string
+	credential string
+	grant      *DeviceGrant // until hello-ok is built
 
 	// The raw socket under ws. Data frames are framed here and written to
 	// it directly (see the writing section); coder/websocket's own writes

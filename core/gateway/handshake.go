@@ -97,8 +97,19 @@ func (c *Conn) runHandshake(data []byte) bool {
 		return c.failHandshake(req.ID, e, websocket.StatusPolicyViolation, msg)
 	}
 
-	auth := c.s.authenticate(c, &p)
-	hasDevice := false // device proofs are verified by the device layer (not yet wired)
+	withDevice := p.Device != nil && c.s.opt.Devices != nil
+	deviceCandidate := ""
+	if withDevice && p.Auth != nil {
+		switch {
+		case p.Auth.DeviceToken != nil && *p.Auth.DeviceToken != "":
+			deviceCandidate = *p.Auth.DeviceToken
+		case p.Auth.Token != nil && *p.Auth.Token != "":
+			deviceCandidate = *p.Auth.Token // a device may send its token in auth.token
+		}
+	}
+	// A shared-secret failure is only counted once the device credential
+	// has failed too.
+	auth := c.s.authenticate(c, &p, deviceCandidate != "")
 	isControlUI := isOperatorUI(p.Client.ID)
 	noOrigin := c.origin == ""
 	localBackend := p.Client.ID == protocol.ClientGatewayClient && p.Client.Mode == protocol.ModeBackend &&
@@ -109,41 +120,55 @@ func (c *Conn) runHandshake(data []byte) bool {
 	if auth.err != nil && auth.rateLimited {
 		return c.rejectAuth(req.ID, &p, auth)
 	}
-	allowed := false
-	switch {
-	case hasDevice:
-		allowed = true
-	case localBackend && role == protocol.RoleOperator:
-		allowed = true
-	case isControlUI:
-		msg := "control ui requires device identity (use HTTPS or localhost secure context)"
-		e := &protocol.Error{Code: protocol.CodeInvalidRequest, Message: msg, Details: protocol.Details{"code": protocol.DetailControlUIDeviceIdentityRequired}}
-		return c.failHandshake(req.ID, e, websocket.StatusPolicyViolation, msg)
-	case role == protocol.RoleOperator && auth.sharedOK:
-		allowed = true
-	case auth.err != nil && auth.provided:
-		return c.rejectAuth(req.ID, &p, auth)
-	}
-	if !allowed {
-		e := &protocol.Error{Code: protocol.CodeNotPaired, Message: "device identity required", Details: protocol.Details{"code": protocol.DetailDeviceIdentityRequired}}
-		return c.failHandshake(req.ID, e, websocket.StatusPolicyViolation, "device identity required")
-	}
-	if auth.err != nil {
-		return c.rejectAuth(req.ID, &p, auth)
-	}
-
 	scopes := grantScopes(p.Scopes, c.scopeCap)
 	if role == protocol.RoleNode {
 		scopes = []string{}
-	} else if !hasDevice && !localBackend && !preserveCLI {
-		// Device-less operators keep no scopes, except the local CLI and
-		// local backend helpers authenticated with the shared secret.
-		scopes = []string{}
+	}
+	if withDevice {
+		grant, ok := c.admitDevice(req.ID, &p, role, scopes, &auth, deviceCandidate, localBackend || preserveCLI)
+		if !ok {
+			return false
+		}
+		scopes = grant.Scopes
+		if role == protocol.RoleNode {
+			scopes = []string{}
+		}
+		c.deviceID = p.Device.ID
+		c.credential = grant.Credential
+		c.grant = grant
+	} else {
+		allowed := false
+		switch {
+		case localBackend && role == protocol.RoleOperator:
+			allowed = true
+		case isControlUI:
+			msg := "control ui requires device identity (use HTTPS or localhost secure context)"
+			e := &protocol.Error{Code: protocol.CodeInvalidRequest, Message: msg, Details: protocol.Details{"code": protocol.DetailControlUIDeviceIdentityRequired}}
+			return c.failHandshake(req.ID, e, websocket.StatusPolicyViolation, msg)
+		case role == protocol.RoleOperator && auth.sharedOK:
+			allowed = true
+		case auth.err != nil && auth.provided:
+			return c.rejectAuth(req.ID, &p, auth)
+		}
+		if !allowed {
+			e := &protocol.Error{Code: protocol.CodeNotPaired, Message: "device identity required", Details: protocol.Details{"code": protocol.DetailDeviceIdentityRequired}}
+			return c.failHandshake(req.ID, e, websocket.StatusPolicyViolation, "device identity required")
+		}
+		if auth.err != nil {
+			return c.rejectAuth(req.ID, &p, auth)
+		}
+		if role != protocol.RoleNode && !localBackend && !preserveCLI {
+			// Device-less operators keep no scopes, except the local CLI and
+			// local backend helpers authenticated with the shared secret.
+			scopes = []string{}
+		}
 	}
 	c.params = &p
 	c.role = role
 	c.scopes = scopes
-	c.authMethod = auth.method
+	if !withDevice {
+		c.authMethod = auth.method
+	}
 	if len(p.Caps) > 0 {
 		c.caps = make(map[string]bool, len(p.Caps))
 		for _, cp := range p.Caps {
@@ -247,11 +272,34 @@ type authOutcome struct {
 	err         *protocol.Error
 	rateLimited bool
 	retryAfter  time.Duration
+	// pendingFailure: a shared-secret mismatch not yet counted, because a
+	// device credential may still authenticate the connect.
+	pendingFailure bool
+}
+
+// recordAuthFailure counts a shared-secret failure and waits out the delay
+// the limiter imposes (loopback peers).
+func (c *Conn) recordAuthFailure() {
+	delay := c.s.limiter.failure(c.clientIP)
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-c.closedCh:
+		}
+	}
+}
+
+// settleAuthFailure counts a deferred shared-secret failure.
+func (c *Conn) settleAuthFailure(a *authOutcome) {
+	if a.pendingFailure {
+		a.pendingFailure = false
+		c.recordAuthFailure()
+	}
 }
 
 // authenticate checks the shared secret. Failures are rate limited per
 // client IP; loopback peers are delayed instead of locked out.
-func (s *Server) authenticate(c *Conn, p *protocol.ConnectParams) authOutcome {
+func (s *Server) authenticate(c *Conn, p *protocol.ConnectParams, deferFailure bool) authOutcome {
 	mode := s.opt.Auth.Mode
 	var token, password string
 	if p.Auth != nil {
@@ -287,14 +335,13 @@ func (s *Server) authenticate(c *Conn, p *protocol.ConnectParams) authOutcome {
 	case secret == "":
 		return authOutcome{provided: provided, reason: mode + "_missing", err: &protocol.Error{}}
 	case !secretEqual(secret, configured):
-		delay := s.limiter.failure(c.clientIP)
-		if delay > 0 {
-			select {
-			case <-time.After(delay):
-			case <-c.closedCh:
-			}
+		out := authOutcome{provided: provided, reason: mode + "_mismatch", err: &protocol.Error{}}
+		if deferFailure {
+			out.pendingFailure = true
+		} else {
+			c.recordAuthFailure()
 		}
-		return authOutcome{provided: provided, reason: mode + "_mismatch", err: &protocol.Error{}}
+		return out
 	}
 	return authOutcome{method: mode, sharedOK: true, provided: true}
 }
@@ -307,13 +354,17 @@ var authDetailCodes = map[string]string{
 	"password_mismatch":       protocol.DetailAuthPasswordMismatch,
 	"password_missing_config": protocol.DetailAuthPasswordNotConfigured,
 	"rate_limited":            protocol.DetailAuthRateLimited,
+	"device_token_mismatch":   protocol.DetailAuthDeviceTokenMismatch,
+	"scope_mismatch":          protocol.DetailAuthScopeMismatch,
+	"bootstrap_token_invalid": protocol.DetailAuthBootstrapTokenInvalid,
 }
 
 var nextSteps = map[string]string{
 	"token_missing": "update_auth_configuration", "token_missing_config": "update_auth_configuration",
 	"password_missing": "update_auth_configuration", "password_missing_config": "update_auth_configuration",
 	"token_mismatch": "update_auth_credentials", "password_mismatch": "update_auth_credentials",
-	"rate_limited": "wait_then_retry",
+	"rate_limited":          "wait_then_retry",
+	"device_token_mismatch": "update_auth_credentials",
 }
 
 // authMessage words the failure for the kind of client, as the reference does.
@@ -347,11 +398,18 @@ func authMessage(reason string, cl *protocol.ClientInfo, local bool) string {
 		return "unauthorized: gateway password not configured on gateway (set gateway.auth.password)"
 	case "rate_limited":
 		return "unauthorized: too many failed authentication attempts (retry later)"
+	case "device_token_mismatch":
+		return "unauthorized: device token mismatch (rotate/reissue device token)"
+	case "scope_mismatch":
+		return "unauthorized: device token scope mismatch (re-pair or approve scope upgrade)"
+	case "bootstrap_token_invalid":
+		return "unauthorized: setup code invalid, expired, revoked, or already used (create a new code; review `pincer devices list`)"
 	}
 	return "unauthorized"
 }
 
 func (c *Conn) rejectAuth(id string, p *protocol.ConnectParams, a authOutcome) bool {
+	c.settleAuthFailure(&a)
 	msg := authMessage(a.reason, &p.Client, c.local)
 	code := authDetailCodes[a.reason]
 	if code == "" {
@@ -361,8 +419,13 @@ func (c *Conn) rejectAuth(id string, p *protocol.ConnectParams, a authOutcome) b
 	if step == "" {
 		step = "review_auth_configuration"
 	}
+	canRetry := a.reason == "token_mismatch" && p.Device != nil && p.Auth != nil && p.Auth.Token != nil &&
+		p.Auth.Password == nil && p.Auth.DeviceToken == nil
+	if canRetry {
+		step = "retry_with_device_token"
+	}
 	e := &protocol.Error{Code: protocol.CodeInvalidRequest, Message: msg, Details: protocol.Details{
-		"code": code, "authReason": a.reason, "canRetryWithDeviceToken": false, "recommendedNextStep": step,
+		"code": code, "authReason": a.reason, "canRetryWithDeviceToken": canRetry, "recommendedNextStep": step,
 	}}
 	if a.rateLimited {
 		e.Retryable = true

@@ -64,6 +64,10 @@ func (s *Server) buildHello(c *Conn) *protocol.HelloOk {
 			Attachments:    &protocol.AttachmentsPolicy{MaxBytes: 19464192, MaxImageBytes: 6291456},
 		},
 	}
+	if g := c.grant; g != nil {
+		h.Auth.DeviceToken, h.Auth.IssuedAtMs, h.Auth.DeviceTokens = g.Token, g.IssuedAtMs, g.Handoff
+		c.grant = nil
+	}
 	if s.opt.SessionDefaults != nil {
 		h.Snapshot.SessionDefaults = s.opt.SessionDefaults()
 	}

@@ -51,7 +51,10 @@ type Options struct {
 	TrustedProxies []string // IPs or CIDRs of reverse proxies
 	AllowedOrigins []string // browser origins allowed besides loopback (gateway.controlUi.allowedOrigins)
 	Validator      Validator
-	Logger         *slog.Logger
+	// Devices verifies device credentials and applies pairing; nil: device
+	// proofs are ignored and nodes cannot connect.
+	Devices DeviceAuthority
+	Logger  *slog.Logger
 
 	HandshakeTimeout time.Duration // 15 s (OPENCLAW_HANDSHAKE_TIMEOUT_MS / PINCER_HANDSHAKE_TIMEOUT_MS)
 	TickInterval     time.Duration // 30 s
