@@ -86,7 +86,7 @@ func TestRunTinyLaunched(t *testing.T) {
 		t.Fatalf("fanout rows: %+v", rep.Fanout)
 	}
 	for i, row := range rep.Fanout {
-		if row.Listeners != opt.Listeners[i] || row.Latency.N != 3 || row.Incomplete != 0 || row.Latency.P50Ms <= 0 || row.FirstMs <= 0 || row.FirstMs > row.Latency.MaxMs {
+		if row.Listeners != opt.Listeners[i] || row.Latency.N != 3 || row.Incomplete != 0 || row.SeqErrors != 0 || row.Latency.P50Ms <= 0 || row.FirstMs <= 0 || row.FirstMs > row.Latency.MaxMs {
 			t.Errorf("fanout row %d: %+v", i, row)
 		}
 	}

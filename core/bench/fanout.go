@@ -79,8 +79,9 @@ func (r *runner) fanout(ctx context.Context, t *target) error {
 	}()
 
 	var (
-		listeners []*conn
+		listeners []*listener
 		wg        sync.WaitGroup
+		seqErrs   atomic.Int64
 	)
 	defer func() {
 		admin.close()
@@ -89,13 +90,25 @@ func (r *runner) fanout(ctx context.Context, t *target) error {
 		}
 		wg.Wait()
 	}()
-	listen := func(c *conn) {
+	// A listener reads every message, checks that each broadcast event's
+	// seq is the previous one + 1, and for a presence event carrying the
+	// current trial's marker records the arrival time (once per trial).
+	listen := func(l *listener) {
 		defer wg.Done()
 		var seen uint64
 		for {
-			msg, err := c.read(context.Background())
+			msg, err := l.next()
 			if err != nil {
 				return
+			}
+			if !bytes.HasPrefix(msg, preEvent) {
+				continue
+			}
+			if seq := eventSeq(msg); seq != 0 {
+				if seq != l.seq+1 {
+					seqErrs.Add(1)
+				}
+				l.seq = seq
 			}
 			if !isPresence(msg) {
 				continue
@@ -125,7 +138,9 @@ func (r *runner) fanout(ctx context.Context, t *target) error {
 			return ctx.Err()
 		}
 		if n > len(listeners) {
-			more, failed, err := openConns(ctx, t.d, readFrame, n-len(listeners), r.opt.OpenParallel, 3*time.Minute)
+			more, failed, err := openMany(ctx, n-len(listeners), r.opt.OpenParallel, 3*time.Minute, func(ctx context.Context) (*listener, error) {
+				return t.d.dialListener(ctx, readFrame)
+			})
 			for _, c := range more {
 				wg.Add(1)
 				go listen(c)
@@ -144,6 +159,7 @@ func (r *runner) fanout(ctx context.Context, t *target) error {
 		}
 		row := FanoutRow{Listeners: n, Trials: trials, GatewayCPUMs: -1}
 		var lat, first []time.Duration
+		seq0 := seqErrs.Load()
 		g0, gerr0 := procCPU(t.pid)
 		s0 := selfCPU()
 		ran := 0
@@ -201,10 +217,11 @@ func (r *runner) fanout(ctx context.Context, t *target) error {
 			}
 			row.BenchCPUMs = round3(ms(selfCPU()-s0) / float64(ran))
 		}
+		row.SeqErrors = int(seqErrs.Load() - seq0)
 		row.Latency = summarize(lat)
 		row.FirstMs = summarize(first).P50Ms
 		r.rep.Fanout = append(r.rep.Fanout, row)
-		r.progress("fan-out %d: p50 %.3f ms p99 %.3f ms max %.3f ms (%d incomplete)", n, row.Latency.P50Ms, row.Latency.P99Ms, row.Latency.MaxMs, row.Incomplete)
+		r.progress("fan-out %d: p50 %.3f ms p99 %.3f ms max %.3f ms (%d incomplete, %d seq errors)", n, row.Latency.P50Ms, row.Latency.P99Ms, row.Latency.MaxMs, row.Incomplete, row.SeqErrors)
 	}
 	return nil
 }

@@ -473,9 +473,15 @@ func (r *runner) handshake(ctx context.Context, t *target) error {
 // timeout. It returns what it opened, how many failed and the last error;
 // it gives up early when more than 1% (+10) fail.
 func openConns(ctx context.Context, d *dialer, frame []byte, n, par int, timeout time.Duration) ([]*conn, int, error) {
+	return openMany(ctx, n, par, timeout, func(ctx context.Context) (*conn, error) { return d.dial(ctx, frame, false) })
+}
+
+// openMany opens n connections with dial, par at a time.
+func openMany[T comparable](ctx context.Context, n, par int, timeout time.Duration, dial func(context.Context) (T, error)) ([]T, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	out := make([]*conn, n)
+	out := make([]T, n)
+	var zero T
 	var (
 		mu      sync.Mutex
 		failed  int
@@ -496,11 +502,11 @@ func openConns(ctx context.Context, d *dialer, frame []byte, n, par int, timeout
 		go func(i int) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			var c *conn
+			var c T
 			var err error
 			for try := 0; try < 3; try++ { // e.g. 503 from pre-auth admission: back off briefly
 				dctx, dcancel := context.WithTimeout(ctx, 15*time.Second)
-				c, err = d.dial(dctx, frame, false)
+				c, err = dial(dctx)
 				dcancel()
 				var he *handshakeError
 				if err == nil || ctx.Err() != nil || errors.As(err, &he) {
@@ -521,7 +527,7 @@ func openConns(ctx context.Context, d *dialer, frame []byte, n, par int, timeout
 	wg.Wait()
 	opened := out[:0]
 	for _, c := range out {
-		if c != nil {
+		if c != zero {
 			opened = append(opened, c)
 		}
 	}

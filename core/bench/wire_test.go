@@ -1,7 +1,11 @@
 package bench
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"io"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -139,4 +143,47 @@ func selfPID() int {
 		return 0
 	}
 	return os.Getpid()
+}
+
+func TestListenerFrames(t *testing.T) {
+	srv, cli := net.Pipe()
+	defer srv.Close()
+	l := &listener{nc: cli, br: bufio.NewReaderSize(cli, 4096)}
+	big := bytes.Repeat([]byte("y"), 5000)
+	go func() {
+		var out []byte
+		out = append(out, 0x81, 5)
+		out = append(out, "hello"...)
+		out = append(out, 0x89, 2, 'p', '1') // ping
+		out = append(out, 0x81, 126, byte(len(big)>>8), byte(len(big)))
+		out = append(out, big...)
+		out = append(out, 0x01, 3, 'a', 'b', 'c') // fragmented text
+		out = append(out, 0x80, 2, 'd', 'e')
+		_, _ = srv.Write(out)
+	}()
+	pong := make(chan []byte, 1)
+	go func() {
+		b := make([]byte, 8)
+		n, _ := io.ReadFull(srv, b)
+		pong <- b[:n]
+	}()
+	for _, want := range [][]byte{[]byte("hello"), big, []byte("abcde")} {
+		got, err := l.next()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("next = %.40q, %v; want %.40q", got, err, want)
+		}
+	}
+	p := <-pong
+	if p[0] != 0x8A || p[1] != 0x80|2 || p[6]^p[2] != 'p' || p[7]^p[3] != '1' {
+		t.Fatalf("pong frame % x", p)
+	}
+	for msg, want := range map[string]int64{
+		`{"type":"event","event":"tick","payload":{"seq":9},"seq":12}`:                           12,
+		`{"type":"event","event":"presence","payload":{},"seq":3,"stateVersion":{"presence":4}}`: 3,
+		`{"type":"event","event":"connect.challenge","payload":{}}`:                              0,
+	} {
+		if got := eventSeq([]byte(msg)); got != want {
+			t.Errorf("eventSeq(%s) = %d, want %d", msg, got, want)
+		}
+	}
 }

@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"encoding/json"
+	"runtime"
 	"strconv"
+	"sync"
 
 	"github.com/pincerhq/pincer/core/protocol"
 )
@@ -57,9 +59,10 @@ func (s *Server) Broadcast(event string, payload any, opt BroadcastOptions) int 
 		suffix = strconv.AppendInt(suffix, sv.Health, 10)
 		suffix = append(suffix, "}}"...)
 	}
-	n := 0
 	s.connsMu.RLock()
 	defer s.connsMu.RUnlock()
+	rp := recipientsPool.Get().(*[]*Conn)
+	to := (*rp)[:0]
 	for c := range s.conns {
 		if !c.authed.Load() || !g.allowed(c) {
 			continue
@@ -67,8 +70,46 @@ func (s *Server) Broadcast(event string, payload any, opt BroadcastOptions) int 
 		if opt.Filter != nil && !opt.Filter(c) {
 			continue
 		}
-		c.enqueueBroadcast(prefix, suffix, opt.DropIfSlow)
-		n++
+		to = append(to, c)
+	}
+	n := len(to)
+	all := to
+	// Large fan-outs are split across the cores: each recipient costs a
+	// write(2), which is most of a broadcast's CPU. Broadcast returns once
+	// every shard is done, so consecutive broadcasts keep their order.
+	shards := min(runtime.GOMAXPROCS(0), n/minShard)
+	if shards > 1 {
+		var wg sync.WaitGroup
+		per := (n + shards - 1) / shards
+		for lo := per; lo < n; lo += per {
+			part := to[lo:min(lo+per, n)]
+			wg.Go(func() {
+				for _, c := range part {
+					c.enqueueBroadcast(prefix, suffix, opt.DropIfSlow)
+				}
+			})
+		}
+		to = to[:per]
+		for _, c := range to {
+			c.enqueueBroadcast(prefix, suffix, opt.DropIfSlow)
+		}
+		wg.Wait()
+	} else {
+		for _, c := range to {
+			c.enqueueBroadcast(prefix, suffix, opt.DropIfSlow)
+		}
+	}
+	clear(all)
+	if cap(all) <= maxPooledRecipients {
+		*rp = all[:0]
+		recipientsPool.Put(rp)
 	}
 	return n
 }
+
+// minShard is the fewest recipients worth another goroutine.
+const minShard = 256
+
+const maxPooledRecipients = 64 << 10
+
+var recipientsPool = sync.Pool{New: func() any { return new([]*Conn) }}

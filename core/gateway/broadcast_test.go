@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -237,4 +238,57 @@ func TestGracefulShutdown(t *testing.T) {
 		}
 	}
 	w.expectClose(websocket.StatusServiceRestart, "service restart")
+}
+
+// The gateway frames data itself (RFC 6455 5.2): frames in each of the
+// three length encodings reach a standard client intact, and a burst of
+// broadcasts from concurrent shards arrives in seq order on every socket.
+func TestFrameLengthsAndOrder(t *testing.T) {
+	h := newHarness(t, nil, func(s *Server) {
+		s.RegisterEvent("read.thing", EventGuard{AnyOf: []string{protocol.ScopeRead}})
+		s.Register(Method{Name: "pad", Scope: protocol.ScopeRead, Handler: func(ctx context.Context, c *Call) (any, error) {
+			var p struct{ N int }
+			if err := json.Unmarshal(c.Params, &p); err != nil {
+				return nil, err
+			}
+			return json.RawMessage(`"` + strings.Repeat("x", p.N) + `"`), nil
+		}})
+	})
+	w, _ := h.cli(protocol.ScopeRead)
+	for i, total := range []int{100, 125, 126, 127, 65535, 65536, 65537, 300000} {
+		id := fmt.Sprint("p", i)
+		empty := len(resFrame(id, true, json.RawMessage(`""`), nil))
+		n := total - empty
+		w.send(req(id, "pad", map[string]int{"n": n}))
+		f := w.res(id)
+		want := string(resFrame(id, true, json.RawMessage(`"`+strings.Repeat("x", n)+`"`), nil))
+		if len(f.raw) != total || string(f.raw) != want {
+			t.Fatalf("frame of %d bytes arrived as %d bytes", total, len(f.raw))
+		}
+	}
+
+	others := make([]*wsc, 2*minShard) // enough sockets for several shards
+	for i := range others {
+		others[i], _ = h.cli(protocol.ScopeRead)
+	}
+	const burst = 50
+	for i := 0; i < burst; i++ {
+		h.srv.Broadcast("read.thing", map[string]int{"i": i}, BroadcastOptions{})
+	}
+	for _, c := range append(others, w) {
+		var last int64
+		for got := 0; got < burst; {
+			f := c.next()
+			if f.Seq == nil {
+				continue
+			}
+			if last != 0 && *f.Seq != last+1 {
+				t.Fatalf("seq %d after %d", *f.Seq, last)
+			}
+			last = *f.Seq
+			if f.Event == "read.thing" {
+				got++
+			}
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -55,13 +57,20 @@ type Conn struct {
 	credential string
 	grant      *DeviceGrant // until hello-ok is built
 
+	// The raw socket under ws. Data frames are framed here and written to
+	// it directly (see the writing section); coder/websocket's own writes
+	// (pong, ping, close) reach it through ctlWriter, in the same order.
+	nc net.Conn
+	rc syscall.RawConn // nil when the socket offers no raw access
+
 	mu        sync.Mutex
 	hs        int
 	pending   [][]byte
 	seq       int64
-	queue     [][]byte
+	queue     []outFrame
 	queued    int64
-	writing   bool
+	writing   bool // one goroutine owns the socket's write side
+	wdead     bool // a socket write failed; nothing more is written
 	closing   bool // no more frames accepted
 	closeCode websocket.StatusCode
 	closeText string
@@ -173,7 +182,14 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	release := func() { slot.Do(func() { s.releasePreauth(attr.clientIP) }) }
 	// Until the read goroutine takes over, a failed upgrade frees the slot.
 	defer released.Do(release)
-	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
+	c := &Conn{
+		s: s, id: uuid.NewString(), nonce: uuid.NewString(),
+		clientIP: attr.clientIP, local: attr.local,
+		origin: r.Header.Get("Origin"), scopeCap: attr.scopeCap,
+		opened: time.Now(), closedCh: make(chan struct{}),
+		releasePreauth: release,
+	}
+	ws, err := websocket.Accept(smallBuffers{w, c}, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // origins are checked per client kind at connect
 		CompressionMode:    websocket.CompressionDisabled,
 	})
@@ -181,13 +197,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(-1) // enforced per frame below, with the reference's close codes
-	c := &Conn{
-		s: s, ws: ws, id: uuid.NewString(), nonce: uuid.NewString(),
-		clientIP: attr.clientIP, local: attr.local,
-		origin: r.Header.Get("Origin"), scopeCap: attr.scopeCap,
-		opened: time.Now(), closedCh: make(chan struct{}),
-		releasePreauth: release,
-	}
+	c.ws = ws
 	s.connsMu.Lock()
 	s.conns[c] = struct{}{}
 	s.connsMu.Unlock()
@@ -210,10 +220,14 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	released.Do(func() {}) // ownership of the budget slot moved to the goroutine
 }
 
-// smallBuffers hijacks with small bufio buffers. Frames are small (requests
-// and most events fit in 2 KiB) and larger ones are written through, so
-// idle connections do not each pin net/http's two 4 KiB buffers.
-type smallBuffers struct{ http.ResponseWriter }
+// smallBuffers hijacks with a small bufio reader, so idle connections do
+// not each pin net/http's two 4 KiB buffers. It keeps the raw socket for
+// the gateway's own writes and hands coder/websocket a writer that feeds
+// the connection's write queue (ctlWriter).
+type smallBuffers struct {
+	http.ResponseWriter
+	c *Conn
+}
 
 func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	hj, ok := w.ResponseWriter.(http.Hijacker)
@@ -229,13 +243,21 @@ func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		b, _ := brw.Reader.Peek(n)
 		r = io.MultiReader(bytes.NewReader(append([]byte(nil), b...)), conn)
 	}
-	return conn, bufio.NewReadWriter(bufio.NewReaderSize(r, 512), bufio.NewWriterSize(conn, 512)), nil
+	w.c.nc = conn
+	if sc, ok := conn.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			w.c.rc = rc
+		}
+	}
+	// coder/websocket writes only control frames (at most 139 bytes) now,
+	// and flushes after each: one frame per ctlWriter.Write.
+	return conn, bufio.NewReadWriter(bufio.NewReaderSize(r, 512), bufio.NewWriterSize(ctlWriter{w.c}, 512)), nil
 }
 
 func (s *Server) dropConn(c *Conn) {
 	c.mu.Lock()
 	c.closing = true
-	c.queue = nil
+	c.dropQueueLocked(net.ErrClosed)
 	if c.pingT != nil {
 		c.pingT.Stop()
 	}
@@ -280,7 +302,8 @@ func (c *Conn) readLoop() {
 		}
 		if int64(len(data)) > limit {
 			c.mu.Lock()
-			c.closing, c.queue = true, nil
+			c.closing = true
+			c.dropQueueLocked(net.ErrClosed)
 			c.mu.Unlock()
 			c.closeWS(websocket.StatusMessageTooBig, "")
 			return
@@ -487,18 +510,39 @@ func (c *Conn) SendEvent(event string, payload any) { c.sendEvent(event, payload
 
 // enqueue queues a targeted frame (a res or a direct event); over
 // maxBufferedBytes the connection is closed as a slow consumer.
-func (c *Conn) enqueue(frame []byte) {
+func (c *Conn) enqueue(payload []byte) {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
 		return
 	}
-	if c.queued+int64(len(frame)) > c.s.opt.MaxBufferedBytes {
+	if c.queued+int64(len(payload)) > c.s.opt.MaxBufferedBytes {
 		c.mu.Unlock()
 		c.closeNow(websocket.StatusPolicyViolation, "slow consumer")
 		return
 	}
-	c.pushUnlock(frame)
+	c.pushUnlock(outFrame{b: textFrame(payload), pooled: true})
+}
+
+// textFrame builds an unfragmented server text frame (RFC 6455 5.2:
+// FIN, opcode 1, no mask) in a pooled buffer.
+func textFrame(payload []byte) []byte {
+	f := getFrameBuf(len(payload) + maxFrameHeader)
+	f = appendTextHeader(f, len(payload))
+	return append(f, payload...)
+}
+
+const maxFrameHeader = 10
+
+func appendTextHeader(b []byte, n int) []byte {
+	switch {
+	case n < 126:
+		return append(b, 0x81, byte(n))
+	case n < 1<<16:
+		return append(b, 0x81, 126, byte(n>>8), byte(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(b, 0x81, 127), uint64(n))
+	}
 }
 
 // sendHello queues hello-ok and marks the connection authenticated in one
@@ -506,27 +550,148 @@ func (c *Conn) enqueue(frame []byte) {
 // connection counts (not delivered) or after hello-ok (delivered), never in
 // a gap the client cannot see.
 func (c *Conn) sendHello(id string, hello any) {
-	frame := resFrame(id, true, mustJSON(hello), nil)
+	frame := textFrame(resFrame(id, true, mustJSON(hello), nil))
 	c.mu.Lock()
 	c.authed.Store(true)
 	if c.closing {
 		c.mu.Unlock()
 		return
 	}
-	c.pushUnlock(frame)
+	c.pushUnlock(outFrame{b: frame, pooled: true})
 }
 
-// pushUnlock appends a frame to the queue, releases c.mu and starts the
-// writer if it is idle.
-func (c *Conn) pushUnlock(frame []byte) {
-	c.queue = append(c.queue, frame)
-	c.queued += int64(len(frame))
-	start := !c.writing
+// --- the socket's write side ---
+//
+// Every byte the gateway sends goes through pushUnlock, in order: data
+// frames framed here, and coder/websocket's control frames (pong, ping,
+// close) through ctlWriter. One goroutine at a time owns the write side
+// (c.writing). When the socket is idle, the goroutine that produced the
+// frame (a broadcast, a handler) makes one non-blocking write(2) itself:
+// no writer goroutine is started or woken. What the socket does not take
+// at once (a full send buffer: a slow peer) is queued for writeLoop,
+// which blocks on the socket, so a slow peer never stalls the producer.
+// The queue is bounded by maxBufferedBytes (slow-consumer close).
+
+// outFrame is one complete WebSocket frame on its way out.
+type outFrame struct {
+	b      []byte
+	off    int        // bytes already written by a partial non-blocking write
+	pooled bool       // b goes back to framePool after the write
+	done   chan error // ctlWriter waits for its frame
+}
+
+func (f *outFrame) finish(err error) {
+	if f.done != nil {
+		f.done <- err
+	}
+	if f.pooled && err == nil {
+		putFrameBuf(f.b)
+	}
+	f.b = nil
+}
+
+// dropQueueLocked discards the queued frames (closing); waiting control
+// writes get err. A frame already started on the socket (the head, after a
+// partial non-blocking write) is kept while the socket is alive: dropping
+// its remainder would leave the peer inside a truncated frame, reading the
+// close frame that follows as payload. writeLoop, which always owns the
+// socket while such a frame is queued, finishes it before the close frame.
+// Frames writeLoop has taken are in flight and not in the queue; their
+// bytes stay counted in queued until it has written them.
+func (c *Conn) dropQueueLocked(err error) {
+	keep := 0
+	if !c.wdead && len(c.queue) > 0 && c.queue[0].off > 0 {
+		keep = 1
+	}
+	for i := keep; i < len(c.queue); i++ {
+		f := &c.queue[i]
+		c.queued -= int64(len(f.b) - f.off)
+		f.finish(err)
+	}
+	if keep == 0 {
+		c.queue = nil
+		return
+	}
+	clear(c.queue[1:])
+	c.queue = c.queue[:1]
+}
+
+// pushUnlock sends or queues a frame and releases c.mu.
+func (c *Conn) pushUnlock(f outFrame) {
+	if c.wdead {
+		c.mu.Unlock()
+		f.finish(net.ErrClosed)
+		return
+	}
+	if c.writing || c.rc == nil {
+		c.queue = append(c.queue, f)
+		c.queued += int64(len(f.b))
+		start := !c.writing
+		c.writing = true
+		c.mu.Unlock()
+		if start {
+			go c.writeLoop()
+		}
+		return
+	}
 	c.writing = true
 	c.mu.Unlock()
-	if start {
-		go c.writeLoop()
+	n, err := writeNonblock(c.rc, f.b)
+	if err != nil {
+		c.writeFailed(err, f)
+		return
 	}
+	c.mu.Lock()
+	if n < len(f.b) {
+		// The rest goes first, before anything queued meanwhile.
+		f.off = n
+		c.queue = append(c.queue, outFrame{})
+		copy(c.queue[1:], c.queue)
+		c.queue[0] = f
+		c.queued += int64(len(f.b) - n)
+		c.mu.Unlock()
+		go c.writeLoop()
+		return
+	}
+	if len(c.queue) > 0 || (c.closeSet && !c.closing) {
+		c.mu.Unlock()
+		f.finish(nil)
+		go c.writeLoop()
+		return
+	}
+	c.writing = false
+	c.mu.Unlock()
+	f.finish(nil)
+}
+
+// writeFailed ends the write side after a socket error and closes.
+func (c *Conn) writeFailed(err error, pending ...outFrame) {
+	for i := range pending {
+		pending[i].finish(err)
+	}
+	c.mu.Lock()
+	c.wdead = true
+	c.writing = false
+	c.dropQueueLocked(err)
+	c.queued = 0 // the failed batch's bytes are gone with the socket
+	c.mu.Unlock()
+	c.closeNow(websocket.StatusGoingAway, "")
+}
+
+// ctlWriter receives coder/websocket's writes: whole control frames, one
+// per Write (its bufio writer is flushed after each frame and is larger
+// than any control frame). Write returns once the frame is on the socket,
+// as a socket write would.
+type ctlWriter struct{ c *Conn }
+
+func (w ctlWriter) Write(p []byte) (int, error) {
+	done := make(chan error, 1)
+	w.c.mu.Lock()
+	w.c.pushUnlock(outFrame{b: append([]byte(nil), p...), done: done})
+	if err := <-done; err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // enqueueBroadcast numbers an event frame with this socket's next seq.
@@ -538,24 +703,31 @@ func (c *Conn) enqueueBroadcast(prefix []byte, suffix []byte, dropIfSlow bool) {
 		return
 	}
 	c.seq++
-	seq := c.seq
-	n := int64(len(prefix) + len(suffix) + 24)
-	if c.queued+n > c.s.opt.MaxBufferedBytes {
+	var seqBuf [20]byte
+	seq := strconv.AppendInt(seqBuf[:0], c.seq, 10)
+	n := len(prefix) + len(seqKey) + len(seq) + len(suffix)
+	if c.queued+int64(n) > c.s.opt.MaxBufferedBytes {
 		c.mu.Unlock()
 		if !dropIfSlow {
 			c.closeNow(websocket.StatusPolicyViolation, "slow consumer")
 		}
 		return
 	}
-	frame := getFrameBuf(int(n))
+	frame := getFrameBuf(n + maxFrameHeader)
+	frame = appendTextHeader(frame, n)
 	frame = append(frame, prefix...)
-	frame = append(frame, `,"seq":`...)
-	frame = strconv.AppendInt(frame, seq, 10)
+	frame = append(frame, seqKey...)
+	frame = append(frame, seq...)
 	frame = append(frame, suffix...)
-	c.pushUnlock(frame)
+	c.pushUnlock(outFrame{b: frame, pooled: true})
 }
 
+const seqKey = `,"seq":`
+
+// writeLoop owns the write side while frames are queued: it writes them
+// in batches (one writev) and blocks on the socket as needed.
 func (c *Conn) writeLoop() {
+	var bufs net.Buffers
 	for {
 		c.mu.Lock()
 		if len(c.queue) == 0 {
@@ -574,23 +746,26 @@ func (c *Conn) writeLoop() {
 		batch := c.queue
 		c.queue = nil
 		c.mu.Unlock()
-		for i, f := range batch {
-			// No per-frame timeout context: a stuck peer is caught by the
-			// slow-consumer cap or the ping timeout, whose close unblocks
-			// this write.
-			err := c.ws.Write(context.Background(), websocket.MessageText, f)
-			c.mu.Lock()
-			c.queued -= int64(len(f))
-			c.mu.Unlock()
-			putFrameBuf(f)
-			batch[i] = nil
-			if err != nil {
-				c.mu.Lock()
-				c.writing = false
-				c.mu.Unlock()
-				c.closeNow(websocket.StatusGoingAway, "")
-				return
-			}
+		bufs = bufs[:0]
+		var n int64
+		for _, f := range batch {
+			bufs = append(bufs, f.b[f.off:])
+			n += int64(len(f.b) - f.off)
+		}
+		// No deadline: a stuck peer is caught by the slow-consumer cap or
+		// the ping timeout, whose close unblocks this write.
+		v := bufs
+		_, err := v.WriteTo(c.nc)
+		clear(bufs)
+		if err != nil {
+			c.writeFailed(err, batch...)
+			return
+		}
+		c.mu.Lock()
+		c.queued -= n
+		c.mu.Unlock()
+		for i := range batch {
+			batch[i].finish(nil)
 		}
 	}
 }
@@ -612,7 +787,8 @@ func (c *Conn) closeAfterFlush(code websocket.StatusCode, reason string) {
 	}
 }
 
-// closeNow drops queued frames and closes.
+// closeNow drops queued frames that have not started and closes: the
+// close frame follows the remainder of a frame already on the socket.
 func (c *Conn) closeNow(code websocket.StatusCode, reason string) {
 	c.mu.Lock()
 	if c.closing {
@@ -620,7 +796,7 @@ func (c *Conn) closeNow(code websocket.StatusCode, reason string) {
 		return
 	}
 	c.closing = true
-	c.queue = nil
+	c.dropQueueLocked(net.ErrClosed)
 	c.mu.Unlock()
 	go c.closeWS(code, truncateReason(reason))
 }
