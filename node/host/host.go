@@ -85,8 +85,19 @@ func New(ctx context.Context, opt Options) (*Host, error) {
 	if opt.Commands.Logger == nil {
 		opt.Commands.Logger = opt.Logger
 	}
-	h := &Host{opt: opt, log: opt.Logger, reg: commands.Probe(ctx, opt.Commands)}
+	h := &Host{opt: opt, log: opt.Logger}
 	keys := deviceauth.New(opt.Secrets)
+	ap := &approver{h: h, keys: keys, url: func() string { return opt.URL }}
+	if opt.Commands.Approver == nil {
+		opt.Commands.Approver = ap.decide
+	}
+	h.opt = opt
+	h.reg = commands.Probe(ctx, opt.Commands)
+	if id, err := keys.Identity(); err == nil {
+		ap.nodeID = func() string { return id.DeviceID }
+	} else {
+		return nil, fmt.Errorf("node host: device identity: %w", err)
+	}
 	pathEnv := os.Getenv("PATH")
 	copt := client.Options{
 		URL: opt.URL, Token: opt.Token, Password: opt.Password, Role: protocol.RoleNode,
@@ -107,6 +118,8 @@ func New(ctx context.Context, opt Options) (*Host, error) {
 	copt.OnHello = func(hello *protocol.HelloOk) {
 		h.log.Info("node host connected", "url", copt.URL, "auth", hello.Auth.Method, "commands", len(h.reg.Commands()))
 		h.maxPayload.Store(hello.Policy.MaxPayload)
+		methods := append([]string(nil), hello.Features.Methods...)
+		ap.features.Store(&methods)
 		h.wg.Add(1)
 		go func() { defer h.wg.Done(); h.sendStats() }()
 		if opt.OnHello != nil {

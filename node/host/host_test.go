@@ -11,6 +11,7 @@ import (
 	"github.com/pincerhq/pincer/core/daemon/daemontest"
 	"github.com/pincerhq/pincer/core/protocol"
 	"github.com/pincerhq/pincer/core/secrets"
+	"github.com/pincerhq/pincer/node/commands"
 	"github.com/pincerhq/pincer/node/host"
 )
 
@@ -135,5 +136,23 @@ func TestNodeHostPairsWithASetupCode(t *testing.T) {
 	approveAndInvoke(t, g, list.Nodes[0].NodeID)
 	if _, err := host.New(context.Background(), host.Options{SetupCode: "garbage", Secrets: store}); err == nil {
 		t.Fatal("garbage setup code accepted")
+	}
+}
+
+func TestAskPolicyWithoutApprovalRouteDenies(t *testing.T) {
+	g := daemontest.Start(t, daemon.Options{}, "")
+	hellos := runHost(t, host.Options{URL: g.URL, Token: g.Token, Commands: commands.Config{ExecPolicy: commands.ExecPolicyAsk}})
+	waitHello(t, hellos)
+	admin := g.Dial(t, protocol.CLIDefaultScopes...)
+	var pl protocol.NodePairListResult
+	for deadline := time.Now().Add(5 * time.Second); len(pl.Pending) == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		daemontest.Call(t, admin, "node.pair.list", nil, &pl)
+	}
+	daemontest.Call(t, admin, "node.pair.approve", map[string]any{"requestId": pl.Pending[0].RequestID}, nil)
+	var x any
+	err := admin.Call(context.Background(), "node.invoke", map[string]any{"nodeId": pl.Pending[0].NodeID, "command": "system.run",
+		"params": map[string]any{"command": []string{"echo", "hi"}}, "idempotencyKey": "ask1"}, &x)
+	if err == nil || !strings.Contains(err.Error(), "SYSTEM_RUN_DENIED") || !strings.Contains(err.Error(), "no approval route") {
+		t.Fatalf("ask without an approval route: %v", err)
 	}
 }
