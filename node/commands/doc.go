@@ -4,7 +4,8 @@
 //
 // Probe inspects the host and builds a Registry holding only the commands
 // whose backend works here (system.*, device.*, location.get, and — when
-// ffmpeg and a device are present — camera.* and screen.*). The node host
+// ffmpeg and a device are present — camera.* and screen.*, and when a
+// headless Chromium starts — canvas.*). The node host
 // declares Registry.Caps and Registry.Commands in its connect frame and
 // routes every invoke through Registry.Invoke, which always fails with an
 // *Error whose Code is sent back as the node-side error code.

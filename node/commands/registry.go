@@ -64,9 +64,10 @@ type Config struct {
 	DisplayName string
 	// MaxOutputBytes caps system.run stdout and stderr each (default 200000).
 	MaxOutputBytes int
-	// ChromiumPath overrides the Chromium lookup of the canvas backend. The
-	// canvas backend is not linked into this build yet (it needs chromedp),
-	// so canvas.* are never declared.
+	// ChromiumPath overrides the Chromium lookup of the canvas backend
+	// (default: chromium, chromium-browser, google-chrome or
+	// google-chrome-stable on PATH). canvas.* are declared only when that
+	// binary is found and a headless browser actually starts.
 	ChromiumPath string
 	// FFmpegPath overrides the "ffmpeg" PATH lookup of camera.* and screen.*.
 	FFmpegPath string
@@ -107,6 +108,7 @@ type Registry struct {
 	exec     *execPolicy
 	location *StaticLocation
 	media    *mediaBackend
+	canvas   *canvasBackend
 
 	// base is cancelled by Close; handlers that start processes bind to it
 	// so Close stops work in flight.
@@ -118,7 +120,7 @@ type Registry struct {
 
 // Probe builds a Registry by probing the host: a capability or command is
 // included only when its backend works here. Probing runs external tools
-// (ffmpeg) with short timeouts bounded by ctx.
+// (ffmpeg, Chromium) with short timeouts bounded by ctx.
 func Probe(ctx context.Context, cfg Config) *Registry {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -137,6 +139,7 @@ func Probe(ctx context.Context, cfg Config) *Registry {
 	r.addDevice()
 	r.addLocation()
 	r.addMedia(ctx)
+	r.addCanvas(ctx)
 	r.log.Info("node commands probed", "caps", r.Caps(), "commands", len(r.commands))
 	return r
 }

@@ -28,6 +28,8 @@ func TestErrorString(t *testing.T) {
 	}
 }
 
+var canvasCommands = []string{"canvas.eval", "canvas.hide", "canvas.navigate", "canvas.present", "canvas.snapshot"}
+
 func TestRegistryDeclarations(t *testing.T) {
 	r := probe(t, Config{})
 	cmds := r.Commands()
@@ -61,11 +63,15 @@ func TestRegistryDeclarations(t *testing.T) {
 			t.Errorf("command %s has undeclared cap %s", name, c.Cap)
 		}
 	}
-	// canvas.* need the chromedp backend, which this build does not link.
+	// canvas.* come all together with the canvas cap, or not at all.
+	var canvas int
 	for _, name := range cmds {
 		if strings.HasPrefix(name, "canvas.") {
-			t.Errorf("canvas command %s declared without a canvas backend", name)
+			canvas++
 		}
+	}
+	if hasCanvas := slices.Contains(caps, "canvas"); canvas != 0 && canvas != len(canvasCommands) || (canvas != 0) != hasCanvas {
+		t.Errorf("canvas cap declared = %v with %d canvas commands: %v", hasCanvas, canvas, cmds)
 	}
 }
 
