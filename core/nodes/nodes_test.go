@@ -121,6 +121,16 @@ var linuxCommands = []string{"system.run", "system.which", "device.info", "camer
 
 func TestNodeApprovalAndInvoke(t *testing.T) {
 	g := daemontest.Start(t, daemon.Options{}, "")
+	requested := make(chan protocol.PendingNode, 4)
+	wopt := g.Options(protocol.ScopePairing)
+	wopt.OnEvent = func(ev protocol.EventFrame) {
+		if ev.Event == "node.pair.requested" {
+			var p protocol.PendingNode
+			_ = json.Unmarshal(ev.Payload, &p)
+			requested <- p
+		}
+	}
+	g.DialWith(t, wopt)
 	admin := g.Dial(t, protocol.CLIDefaultScopes...)
 	id := newID(t)
 	n := startNode(t, g, id, "linux", "Linux", []string{"system", "camera"}, linuxCommands, func(req protocol.NodeInvokeRequestEvent) map[string]any {
@@ -141,6 +151,14 @@ func TestNodeApprovalAndInvoke(t *testing.T) {
 		return map[string]any{"ok": false, "error": map[string]any{"code": "INVALID_REQUEST", "message": "unknown"}}
 	})
 
+	select {
+	case p := <-requested:
+		if p.NodeID != id.DeviceID || p.ClientID != "node-host" {
+			t.Fatalf("node.pair.requested = %+v", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no node.pair.requested event")
+	}
 	// Pending capability surface: the gateway filtered the declaration.
 	var list protocol.NodeListResult
 	daemontest.Call(t, admin, "node.list", nil, &list)
