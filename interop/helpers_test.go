@@ -432,3 +432,60 @@ func failDump(t *testing.T, stdout, stderr string) {
 		t.Logf("stdout:\n%s\nstderr:\n%s", tail(stdout, 12000), tail(stderr, 6000))
 	}
 }
+
+// ---- node hosts ----
+
+// pincerEnv is the environment of a pincer child process: nothing from the
+// test's PINCER_/OPENCLAW_ variables, a private home and state dir, and the
+// file secret store.
+func pincerEnv(home string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "PINCER_") || strings.HasPrefix(k, "OPENCLAW_") || k == "HOME" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "HOME="+home, "PINCER_STATE_DIR="+filepath.Join(home, ".pincer"), "PINCER_SECRETS_BACKEND=file")
+}
+
+// startPincerNode runs `pincer node run args…` until the test ends; its
+// output is logged when the test fails.
+func startPincerNode(t *testing.T, bin string, args ...string) {
+	t.Helper()
+	home := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	cmd := exec.CommandContext(ctx, bin, append([]string{"node", "run"}, args...)...)
+	cmd.Dir, cmd.Env = home, pincerEnv(home)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("pincer node run output:\n%s", tail(out.String(), 8000))
+		}
+	})
+}
+
+// startOfficialNode runs the official `openclaw node run` against host:port
+// with the shared token; home keeps its device identity across runs. The
+// returned function stops it.
+func startOfficialNode(t *testing.T, oc *OpenClaw, home, host, port, token string, out *lockedBuffer) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := oc.Command(ctx, home, "node", "run", "--host", host, "--port", port)
+	cmd.Env = append(cmd.Env, "OPENCLAW_GATEWAY_TOKEN="+token)
+	cmd.Stdout, cmd.Stderr = out, out
+	setParentDeathSignal(cmd.SysProcAttr)
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start openclaw node run: %v", err)
+	}
+	return func() { cancel(); _ = cmd.Wait() }
+}

@@ -21,20 +21,10 @@ func TestOfficialNodeHostAgainstPincer(t *testing.T) {
 	oc := interopTest(t)
 	g := startPincer(t)
 	u, _ := url.Parse(g.URL)
-	home := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	out := &lockedBuffer{}
-	cmd := oc.Command(ctx, home, "node", "run", "--host", u.Hostname(), "--port", u.Port())
-	cmd.Env = append(cmd.Env, "OPENCLAW_GATEWAY_TOKEN="+g.Token)
-	cmd.Stdout, cmd.Stderr = out, out
-	setParentDeathSignal(cmd.SysProcAttr)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start openclaw node run: %v", err)
-	}
+	stop := startOfficialNode(t, oc, t.TempDir(), u.Hostname(), u.Port(), g.Token, out)
 	defer func() {
-		cancel()
-		_ = cmd.Wait()
+		stop()
 		if t.Failed() {
 			t.Logf("openclaw node run output:\n%s", tail(out.String(), 8000))
 		}

@@ -3,11 +3,7 @@
 package interop
 
 import (
-	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,32 +17,8 @@ func TestPincerNodeHostAgainstOfficialGateway(t *testing.T) {
 	oc := interopTest(t)
 	bin := buildPincer(t)
 	g := officialGatewayFor(t, oc)
-	home := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out := &lockedBuffer{}
-	cmd := exec.CommandContext(ctx, bin, "node", "run", "--url", g.URL, "--token", g.Token, "--display-name", "pincer-interop-node",
+	startPincerNode(t, bin, "--url", g.URL, "--token", g.Token, "--display-name", "pincer-interop-node",
 		"--exec-policy", "allowlist", "--exec-allow", "echo")
-	cmd.Dir = home
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "PINCER_") || strings.HasPrefix(k, "OPENCLAW_") || k == "HOME" {
-			continue
-		}
-		cmd.Env = append(cmd.Env, kv)
-	}
-	cmd.Env = append(cmd.Env, "HOME="+home, "PINCER_STATE_DIR="+filepath.Join(home, ".pincer"), "PINCER_SECRETS_BACKEND=file")
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cancel()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("pincer node run output:\n%s", tail(out.String(), 8000))
-		}
-	}()
 	conn := []string{"--url", g.URL, "--token", g.Token, "--json"}
 	call := func(method string, params any) (any, string) {
 		t.Helper()

@@ -85,19 +85,8 @@ func TestRemoteNodeWaitsForDeviceApproval(t *testing.T) {
 
 	home := t.TempDir()
 	out := &lockedBuffer{}
-	// startNode runs the official node host through the proxy; the same
-	// home keeps its device identity across runs.
-	startNode := func() func() {
-		ctx, cancel := context.WithCancel(context.Background())
-		cmd := oc.Command(ctx, home, "node", "run", "--host", host, "--port", port)
-		cmd.Env = append(cmd.Env, "OPENCLAW_GATEWAY_TOKEN="+g.Token)
-		cmd.Stdout, cmd.Stderr = out, out
-		setParentDeathSignal(cmd.SysProcAttr)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return func() { cancel(); _ = cmd.Wait() }
-	}
+	// The same home keeps the node's device identity across runs.
+	startNode := func() func() { return startOfficialNode(t, oc, home, host, port, g.Token, out) }
 	stopNode := startNode()
 	defer func() {
 		stopNode()

@@ -1,4 +1,4 @@
-package daemon
+package daemon_test
 
 import (
 	"context"
@@ -14,104 +14,45 @@ import (
 	"time"
 
 	"github.com/pincerhq/pincer/core/client"
+	"github.com/pincerhq/pincer/core/daemon"
+	"github.com/pincerhq/pincer/core/daemon/daemontest"
 	"github.com/pincerhq/pincer/core/protocol"
 )
 
+// gw adapts daemontest's gateway to this file's names.
 type gw struct {
-	url   string
-	http  string
-	token string
-	state string
-	stop  func() error
+	*daemontest.Gateway
+	url, http, token, state string
 }
 
 // start runs a gateway on a random loopback port with a fresh state dir.
-func start(t *testing.T, opt Options, config string) *gw {
+func start(t *testing.T, opt daemon.Options, config string) *gw {
 	t.Helper()
-	return startIn(t, t.TempDir(), opt, config)
+	g := daemontest.Start(t, opt, config)
+	return &gw{Gateway: g, url: g.URL, http: g.HTTP, token: g.Token, state: g.State}
 }
 
 // startIn runs a gateway on an existing state dir (restarts).
-func startIn(t *testing.T, state string, opt Options, config string) *gw {
+func startIn(t *testing.T, state string, opt daemon.Options, config string) *gw {
 	t.Helper()
-	t.Setenv("PINCER_STATE_DIR", state)
-	t.Setenv("PINCER_CONFIG_PATH", "")
-	t.Setenv("PINCER_GATEWAY_TOKEN", "")
-	t.Setenv("OPENCLAW_GATEWAY_TOKEN", "")
-	if config != "" {
-		if err := os.WriteFile(filepath.Join(state, "pincer.json"), []byte(config), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.Listener = ln
-	ready := make(chan string, 1)
-	opt.Ready = func(u string) { ready <- u }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, opt) }()
-	g := &gw{state: state}
-	select {
-	case g.url = <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("gateway did not start: %v", err)
-	case <-time.After(10 * time.Second):
-		cancel()
-		t.Fatal("gateway start timed out")
-	}
-	g.http = "http://" + strings.TrimPrefix(g.url, "ws://")
-	g.token = opt.Token
-	if g.token == "" {
-		b, err := os.ReadFile(filepath.Join(state, "credentials", "gateway-token"))
-		if err == nil {
-			g.token = strings.TrimSpace(string(b))
-		}
-	}
-	var stopped bool
-	g.stop = func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(15 * time.Second):
-			return errors.New("gateway did not stop")
-		}
-	}
-	t.Cleanup(func() { _ = g.stop() })
-	return g
+	g := daemontest.StartIn(t, state, opt, config)
+	return &gw{Gateway: g, url: g.URL, http: g.HTTP, token: g.Token, state: g.State}
 }
+
+func (g *gw) stop() error { return g.Stop() }
 
 func (g *gw) dial(t *testing.T, scopes ...string) *client.Client {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, err := client.Dial(ctx, client.Options{URL: g.url, Token: g.token, Scopes: scopes})
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return g.Dial(t, scopes...)
 }
 
 func call(t *testing.T, c *client.Client, method string, params any, out any) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.Call(ctx, method, params, out); err != nil {
-		t.Fatalf("%s: %v", method, err)
-	}
+	daemontest.Call(t, c, method, params, out)
 }
 
 func TestZeroConfigStartGeneratesToken(t *testing.T) {
-	g := start(t, Options{}, "")
+	g := start(t, daemon.Options{}, "")
 	info, err := os.Stat(filepath.Join(g.state, "credentials", "gateway-token"))
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +72,7 @@ func TestZeroConfigStartGeneratesToken(t *testing.T) {
 }
 
 func TestEveryMethodOverTheWire(t *testing.T) {
-	g := start(t, Options{Token: "tok-123"}, `{
+	g := start(t, daemon.Options{Token: "tok-123"}, `{
 	  // JSON5 with comments
 	  agents: {entries: {main: {name: "Clawd"}}},
 	  models: {providers: {ollama: {baseUrl: "http://127.0.0.1:11434/v1", api: "openai-completions", models: [{id: "llama3.2", contextWindow: 128000}]}}},
@@ -280,7 +221,7 @@ func TestEveryMethodOverTheWire(t *testing.T) {
 }
 
 func TestHTTPProbes(t *testing.T) {
-	g := start(t, Options{Token: "t"}, "")
+	g := start(t, daemon.Options{Token: "t"}, "")
 	for path, want := range map[string]string{
 		"/health": `"status":"live"`, "/healthz": `"status":"live"`,
 		"/ready": `"ready":true`, "/readyz": `"ready":true`, "/startupz": `"status":"started"`,
@@ -304,7 +245,7 @@ func TestInvalidConfigRefusesToStart(t *testing.T) {
 	_ = os.WriteFile(filepath.Join(state, "pincer.json"), []byte(`{gateway: {port: 70000, auth: {mode: "magic"}}}`), 0o600)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	defer ln.Close()
-	err := Run(context.Background(), Options{Listener: ln})
+	err := daemon.Run(context.Background(), daemon.Options{Listener: ln})
 	if err == nil {
 		t.Fatal("started with an invalid config")
 	}
@@ -316,18 +257,18 @@ func TestInvalidConfigRefusesToStart(t *testing.T) {
 }
 
 func TestOneGatewayPerStateDir(t *testing.T) {
-	g := start(t, Options{Token: "t"}, "")
+	g := start(t, daemon.Options{Token: "t"}, "")
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	defer ln.Close()
 	t.Setenv("PINCER_STATE_DIR", g.state)
-	err := Run(context.Background(), Options{Token: "t", Listener: ln})
+	err := daemon.Run(context.Background(), daemon.Options{Token: "t", Listener: ln})
 	if err == nil || !strings.Contains(err.Error(), "another Pincer gateway") {
 		t.Fatalf("second gateway on the same state dir: %v", err)
 	}
 }
 
 func TestGracefulStop(t *testing.T) {
-	g := start(t, Options{Token: "t"}, "")
+	g := start(t, daemon.Options{Token: "t"}, "")
 	c := g.dial(t, protocol.ScopeRead)
 	if err := g.stop(); err != nil {
 		t.Fatal(err)
@@ -356,7 +297,7 @@ func count(list []string, s string) int {
 }
 
 func TestStateSurvivesRestart(t *testing.T) {
-	g := start(t, Options{Token: "t"}, "")
+	g := start(t, daemon.Options{Token: "t"}, "")
 	admin := g.dial(t, protocol.CLIDefaultScopes...)
 	call(t, admin, "set-heartbeats", map[string]any{"enabled": false}, nil)
 	call(t, admin, "system-event", map[string]any{"text": "remember me"}, nil)
@@ -364,7 +305,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 	if err := g.stop(); err != nil {
 		t.Fatal(err)
 	}
-	g2 := startIn(t, g.state, Options{Token: "t"}, "")
+	g2 := startIn(t, g.state, daemon.Options{Token: "t"}, "")
 	c := g2.dial(t, protocol.ScopeRead)
 	var st protocol.StatusResult
 	call(t, c, "status", nil, &st)
