@@ -53,30 +53,14 @@ func (s *Service) register(gw *gateway.Server) {
 		if err := call.Bind(&p); err != nil {
 			return nil, err
 		}
-		id := nodeID(call.Conn)
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		ln := s.live[id]
-		if ln == nil || ln.conn != call.Conn {
-			return nil, protocol.InvalidRequest("unknown nodeId")
-		}
-		ln.skills = nonNilRaw(p.Skills)
-		return map[string]any{"nodeId": id, "skills": ln.skills}, nil
+		return s.updateLive(call, "skills", func(ln *liveNode) []json.RawMessage { ln.skills = nonNilRaw(p.Skills); return ln.skills })
 	})
 	node("node.pluginTools.update", func(_ context.Context, call *gateway.Call) (any, error) {
 		var p protocol.NodePluginToolsUpdateParams
 		if err := call.Bind(&p); err != nil {
 			return nil, err
 		}
-		id := nodeID(call.Conn)
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		ln := s.live[id]
-		if ln == nil || ln.conn != call.Conn {
-			return nil, protocol.InvalidRequest("unknown nodeId")
-		}
-		ln.plugTools = nonNilRaw(p.Tools)
-		return map[string]any{"nodeId": id, "tools": ln.plugTools}, nil
+		return s.updateLive(call, "tools", func(ln *liveNode) []json.RawMessage { ln.plugTools = nonNilRaw(p.Tools); return ln.plugTools })
 	})
 	gw.Register(gateway.Method{Name: "node.runnerInventory.update", Role: gateway.RoleNode, Hidden: true, Handler: func(_ context.Context, call *gateway.Call) (any, error) {
 		var p protocol.NodeRunnerInventoryUpdateParams
@@ -100,6 +84,19 @@ func (s *Service) register(gw *gateway.Server) {
 	node("node.pluginSurface.refresh", func(_ context.Context, call *gateway.Call) (any, error) {
 		return map[string]any{"ok": true, "nodeId": nodeID(call.Conn)}, nil
 	})
+}
+
+// updateLive applies set to the calling node's live entry and answers
+// {nodeId, <key>: value}.
+func (s *Service) updateLive(call *gateway.Call, key string, set func(*liveNode) []json.RawMessage) (any, error) {
+	id := nodeID(call.Conn)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ln := s.live[id]
+	if ln == nil || ln.conn != call.Conn {
+		return nil, protocol.InvalidRequest("unknown nodeId")
+	}
+	return map[string]any{"nodeId": id, key: set(ln)}, nil
 }
 
 func nonNilRaw(v []json.RawMessage) []json.RawMessage {
