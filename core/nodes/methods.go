@@ -82,7 +82,16 @@ func (s *Service) register(gw *gateway.Server) {
 		return map[string]any{"nodeId": id}, nil
 	}})
 	node("node.pluginSurface.refresh", func(_ context.Context, call *gateway.Call) (any, error) {
-		return map[string]any{"ok": true, "nodeId": nodeID(call.Conn)}, nil
+		var p protocol.NodePluginSurfaceRefreshParams
+		if err := call.Bind(&p); err != nil {
+			return nil, err
+		}
+		surface := strings.TrimSpace(p.Surface)
+		if surface == "" {
+			return nil, protocol.InvalidRequest("surface required")
+		}
+		// No plugin surfaces (canvas host) are served yet.
+		return nil, protocol.Unavailable(surface+" plugin surface unavailable", 0)
 	})
 }
 

@@ -306,13 +306,17 @@ func TestNodeRoleMethodsAndEvents(t *testing.T) {
 	daemontest.Call(t, n.c, "node.pluginTools.update", map[string]any{"tools": []any{}}, &sk)
 	daemontest.Call(t, n.c, "node.runnerInventory.update", map[string]any{"protocolFeatures": []string{"node-worker-supervisor-v6"}, "workerHost": map[string]any{"enabled": false}}, &sk)
 	daemontest.Call(t, n.c, "node.invoke.progress", map[string]any{"invokeId": "i", "nodeId": id.DeviceID, "seq": 0, "chunk": "x"}, nil)
-	daemontest.Call(t, n.c, "node.pluginSurface.refresh", map[string]any{}, nil)
+	var x any
+	for params, want := range map[string]string{`{}`: "surface required", `{"surface":"canvas"}`: "canvas plugin surface unavailable"} {
+		if err := n.c.Call(context.Background(), "node.pluginSurface.refresh", json.RawMessage(params), &x); err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("pluginSurface.refresh %s: %v", params, err)
+		}
+	}
 	var ack map[string]any
 	daemontest.Call(t, n.c, "node.invoke.result", map[string]any{"id": "late", "nodeId": id.DeviceID, "ok": true}, &ack)
 	if ack["ignored"] != true {
 		t.Fatalf("late result = %v", ack)
 	}
-	var x any
 	if err := n.c.Call(context.Background(), "node.invoke.result", map[string]any{"id": "x", "nodeId": "other", "ok": true}, &x); err == nil ||
 		!strings.Contains(err.Error(), "nodeId mismatch") {
 		t.Fatalf("mismatched nodeId: %v", err)

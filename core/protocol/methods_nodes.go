@@ -95,7 +95,10 @@ type NodeRunnerInventoryUpdateParams struct {
 func (NodeRunnerInventoryUpdateParams) OpenParams() {}
 
 // NodePluginSurfaceRefreshParams are the params of node.pluginSurface.refresh (open).
-type NodePluginSurfaceRefreshParams struct{}
+type NodePluginSurfaceRefreshParams struct {
+	Surface     string `json:"surface,omitempty"`
+	ObservedURL string `json:"observedUrl,omitempty"`
+}
 
 // OpenParams marks the params as open.
 func (NodePluginSurfaceRefreshParams) OpenParams() {}
