@@ -37,6 +37,7 @@ func (a *app) nodesCmd() *cobra.Command {
 		a.nodesRenameCmd(),
 		a.nodesRemoveCmd(),
 		a.nodesInvokeCmd(),
+		a.nodesRunCmd(),
 	)
 	c.Long = "List, approve and invoke nodes: devices connected with role \"node\" that run commands\n" +
 		"(system.run, camera.snap, canvas.*, …) for the gateway.\n\n" +
