@@ -46,7 +46,8 @@ type Conn struct {
 	scopeCap []string // X-OpenClaw-Scopes
 	opened   time.Time
 
-	authed atomic.Bool
+	authed   atomic.Bool
+	admitted atomic.Bool // the OnAdmit hooks ran
 	// Set once at hello; read-only afterwards.
 	params     *protocol.ConnectParams
 	role       string
@@ -277,6 +278,8 @@ func (s *Server) dropConn(c *Conn) {
 	if c.authed.Load() {
 		s.log.Info("client disconnected", "conn", c.id, "client", c.params.Client.ID, "durationMs", time.Since(c.opened).Milliseconds())
 		s.presence.disconnected(c)
+	}
+	if c.authed.Load() || c.admitted.Load() {
 		for _, f := range s.disconnectHooks() {
 			f(c)
 		}

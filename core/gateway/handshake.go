@@ -176,6 +176,7 @@ func (c *Conn) runHandshake(data []byte) bool {
 		}
 	}
 	c.releasePreauth() // authenticated: no longer counts against its IP
+	c.s.admit(c)
 	c.sendHello(req.ID, c.s.buildHello(c))
 	c.mu.Lock()
 	if c.hsTimer != nil {

@@ -11,6 +11,26 @@ func (s *Server) OnHello(f func(*Conn)) {
 	s.onHello = append(s.onHello, f)
 }
 
+// OnAdmit registers a hook run once a connection is authenticated, just
+// before its hello-ok is queued: state a client may query right after
+// hello-ok (a node's registration) goes here. The hook must not send to the
+// connection. Admitted connections run the OnDisconnect hooks when they end.
+func (s *Server) OnAdmit(f func(*Conn)) {
+	s.hookMu.Lock()
+	defer s.hookMu.Unlock()
+	s.onAdmit = append(s.onAdmit, f)
+}
+
+func (s *Server) admit(c *Conn) {
+	c.admitted.Store(true)
+	s.hookMu.RLock()
+	hooks := append([]func(*Conn){}, s.onAdmit...)
+	s.hookMu.RUnlock()
+	for _, f := range hooks {
+		f(c)
+	}
+}
+
 // OnDisconnect registers a hook run when an authenticated connection ends.
 func (s *Server) OnDisconnect(f func(*Conn)) {
 	s.hookMu.Lock()

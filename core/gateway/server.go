@@ -107,6 +107,7 @@ type Server struct {
 
 	hookMu  sync.RWMutex
 	onHello []func(*Conn)
+	onAdmit []func(*Conn)
 	onClose []func(*Conn)
 
 	lifeMu   sync.Mutex // orders Serve's start against Shutdown

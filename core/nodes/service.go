@@ -140,7 +140,7 @@ func (s *Service) broadcast(event string, payload any) {
 func (s *Service) Attach(gw *gateway.Server) {
 	s.gw = gw
 	s.register(gw)
-	gw.OnHello(s.onHello)
+	gw.OnAdmit(s.onHello)
 	gw.OnDisconnect(s.onDisconnect)
 }
 
@@ -152,7 +152,8 @@ func nodeID(c *gateway.Conn) string {
 	return c.Params().Client.ID
 }
 
-// onHello registers a node connection and reconciles its declared surface
+// onHello (an OnAdmit hook, so a node is listed once its hello-ok is out)
+// registers a node connection and reconciles its declared surface
 // with the approved one; anything new becomes a pending request.
 func (s *Service) onHello(c *gateway.Conn) {
 	if c.Role() != protocol.RoleNode {
@@ -180,6 +181,12 @@ func (s *Service) onHello(c *gateway.Conn) {
 	s.mu.Unlock()
 	if old != nil && old.conn != c {
 		old.conn.Close(1008, "replaced by a newer node connection")
+	}
+	select {
+	case <-c.Done():
+		// Dropped while registering: its disconnect hook may have run first.
+		s.onDisconnect(c)
+	default:
 	}
 	if requested != nil {
 		s.broadcast("node.pair.requested", requested)
