@@ -73,7 +73,7 @@ func probeSecretService(timeout time.Duration) error {
 			CallWithContext(ctx, "org.freedesktop.DBus.Properties.Get", 0, "org.freedesktop.Secret.Service", "Collections").
 			Store(&v)
 		if err != nil {
-			done <- fmt.Errorf("Secret Service: %w", err)
+			done <- fmt.Errorf("secret service: %w", err)
 			return
 		}
 		done <- nil
@@ -84,7 +84,7 @@ func probeSecretService(timeout time.Duration) error {
 	case err := <-done:
 		return err
 	case <-t.C:
-		return fmt.Errorf("Secret Service did not answer within %s", timeout)
+		return fmt.Errorf("secret service did not answer within %s", timeout)
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -47,9 +46,6 @@ func TestCanvasNotDeclaredWithoutChromium(t *testing.T) {
 		wantNoCanvas(t, probe(t, Config{}))
 	})
 	t.Run("binary that does not start", func(t *testing.T) {
-		if goruntime.GOOS == "windows" {
-			t.Skip("needs a shell script")
-		}
 		fake := filepath.Join(t.TempDir(), "chromium")
 		if err := os.WriteFile(fake, []byte("#!/bin/sh\necho broken >&2\nexit 1\n"), 0o755); err != nil {
 			t.Fatal(err)

@@ -53,9 +53,6 @@ func (b *capBuffer) String() string {
 	return fmt.Sprintf("%s\n… [truncated %d bytes]", kept, dropped)
 }
 
-// bytes returns the kept bytes and whether anything was dropped.
-func (b *capBuffer) bytes() ([]byte, bool) { return b.buf, b.dropped > 0 }
-
 // procSpec describes one child process.
 type procSpec struct {
 	path    string   // absolute executable
