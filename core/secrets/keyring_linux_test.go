@@ -42,7 +42,7 @@ func TestProbeBusWithoutSecretService(t *testing.T) {
 	}
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", strings.TrimSpace(line))
 	start := time.Now()
-	if err := probeSecretService(5 * time.Second); err == nil || !strings.Contains(err.Error(), "Secret Service") {
+	if err := probeSecretService(5 * time.Second); err == nil || !strings.Contains(err.Error(), "secret service") {
 		t.Fatalf("probe: %v", err)
 	}
 	if d := time.Since(start); d > 3*time.Second {
