@@ -3,14 +3,12 @@
 package interop
 
 import (
-	"context"
 	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/pincerhq/pincer/core/client"
 	"github.com/pincerhq/pincer/core/protocol"
 )
 
@@ -30,25 +28,23 @@ func TestOfficialNodeHostAgainstPincer(t *testing.T) {
 		}
 	}()
 
-	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
-	admin, err := client.Dial(dctx, client.Options{URL: g.URL, Token: g.Token, Scopes: protocol.CLIDefaultScopes})
-	dcancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	call := func(method string, params, out any) error {
-		c, cc := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cc()
-		return admin.Call(c, method, params, out)
+	bin := buildPincer(t)
+	pincer := func(args ...string) string {
+		t.Helper()
+		stdout, stderr, code := runPincer(t, bin, append(args, "--url", g.URL, "--token", g.Token)...)
+		if code != 0 {
+			t.Fatalf("pincer %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout, stderr)
+		}
+		return stdout
 	}
 
-	// The node shows up pending capability approval.
+	// The node shows up pending capability approval in `pincer nodes list`.
 	var row protocol.NodeRow
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var list protocol.NodeListResult
-		if err := call("node.list", nil, &list); err != nil {
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		var list struct {
+			Nodes []protocol.NodeRow `json:"nodes"`
+		}
+		if err := json.Unmarshal([]byte(pincer("nodes", "list", "--json")), &list); err != nil {
 			t.Fatal(err)
 		}
 		if len(list.Nodes) == 1 && list.Nodes[0].PendingRequestID != "" {
@@ -56,41 +52,33 @@ func TestOfficialNodeHostAgainstPincer(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("official node host did not appear pending in node.list: %+v", list.Nodes)
+			t.Fatalf("official node host did not appear pending: %+v", list.Nodes)
 		}
-		time.Sleep(250 * time.Millisecond)
 	}
 	if row.ClientID != "node-host" || row.ApprovalState != "pending-approval" || !contains(row.PendingDeclaredCommands, "system.run") {
 		t.Fatalf("pending node row = %+v", row)
 	}
-	var devs protocol.DevicePairListResult
-	if err := call("device.pair.list", nil, &devs); err != nil || len(devs.Paired) != 1 || devs.Paired[0].DeviceID != row.NodeID {
-		t.Fatalf("device layer: %+v %v", devs, err)
+	if table := pincer("nodes", "list"); !strings.Contains(table, row.PendingRequestID) {
+		t.Fatalf("nodes list table lacks the pending request:\n%s", table)
 	}
-	if err := call("node.pair.approve", map[string]any{"requestId": row.PendingRequestID}, nil); err != nil {
-		t.Fatal(err)
+	// Its device was paired silently (it is local); its capabilities wait.
+	if devs := pincer("devices", "list"); !strings.Contains(devs, row.NodeID[:12]) {
+		t.Fatalf("devices list lacks the node's device:\n%s", devs)
 	}
+	pincer("nodes", "approve", row.NodeID[:12], "--yes")
 
-	var which protocol.NodeInvokeResult
-	if err := call("node.invoke", map[string]any{"nodeId": row.NodeID, "command": "system.which",
-		"params": map[string]any{"bins": []string{"sh", "no-such-binary-xyz"}}, "idempotencyKey": "w1"}, &which); err != nil {
-		t.Fatalf("system.which: %v", err)
-	}
 	var w struct{ Bins map[string]string }
-	if err := json.Unmarshal(which.Payload, &w); err != nil || !strings.HasSuffix(w.Bins["sh"], "/sh") || len(w.Bins) != 1 {
-		t.Fatalf("system.which payload = %s", which.Payload)
-	}
-	var run protocol.NodeInvokeResult
-	if err := call("node.invoke", map[string]any{"nodeId": row.NodeID, "command": "system.run",
-		"params": map[string]any{"command": []string{"echo", "pincer-interop"}}, "idempotencyKey": "r1"}, &run); err != nil {
-		t.Fatalf("system.run: %v", err)
+	res := pincer("nodes", "invoke", row.NodeID, "system.which", `{"bins":["sh","no-such-binary-xyz"]}`)
+	if err := json.Unmarshal([]byte(res), &w); err != nil || !strings.HasSuffix(w.Bins["sh"], "/sh") || len(w.Bins) != 1 {
+		t.Fatalf("pincer nodes invoke system.which = %s", res)
 	}
 	var r struct {
 		ExitCode int
 		Stdout   string
 	}
-	if err := json.Unmarshal(run.Payload, &r); err != nil || r.ExitCode != 0 || r.Stdout != "pincer-interop\n" {
-		t.Fatalf("system.run payload = %s", run.Payload)
+	res = pincer("nodes", "invoke", row.NodeID, "system.run", `{"command":["echo","pincer-interop"]}`)
+	if err := json.Unmarshal([]byte(res), &r); err != nil || r.ExitCode != 0 || r.Stdout != "pincer-interop\n" {
+		t.Fatalf("pincer nodes invoke system.run = %s", res)
 	}
 }
 
