@@ -19,6 +19,18 @@ var MethodParams = map[string]any{
 	"models.list":        ModelsListParams{},
 	"agent.identity.get": AgentIdentityGetParams{},
 
+	"agent":              AgentParams{},
+	"agent.wait":         AgentWaitParams{},
+	"chat.send":          ChatSendParams{},
+	"chat.history":       ChatHistoryParams{},
+	"chat.abort":         ChatAbortParams{},
+	"chat.inject":        ChatInjectParams{},
+	"sessions.list":      SessionsListParams{},
+	"sessions.subscribe": SessionsListParams{},
+	"sessions.reset":     SessionKeyParams{},
+	"sessions.delete":    SessionKeyParams{},
+	"agents.list":        AgentsListParams{},
+
 	"device.pair.list":        DevicePairListParams{},
 	"device.pair.approve":     DevicePairRequestParams{},
 	"device.pair.reject":      DevicePairRequestParams{},
