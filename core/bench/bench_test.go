@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,8 +83,8 @@ func TestRunTinyLaunched(t *testing.T) {
 			t.Errorf("rpc row %d: %+v", i, row)
 		}
 	}
-	if len(rep.Fanout) != 2 {
-		t.Fatalf("fanout rows: %+v", rep.Fanout)
+	if len(rep.Fanout) != 2 || rep.FanoutListener != "epoll, 1 thread(s)" {
+		t.Fatalf("fanout rows (%s): %+v", rep.FanoutListener, rep.Fanout)
 	}
 	for i, row := range rep.Fanout {
 		if row.Listeners != opt.Listeners[i] || row.Latency.N != 3 || row.Incomplete != 0 || row.SeqErrors != 0 || row.Latency.P50Ms <= 0 || row.FirstMs <= 0 || row.FirstMs > row.Latency.MaxMs {
@@ -142,6 +143,7 @@ func TestRunTinyURL(t *testing.T) {
 	if rep.Startup != nil || rep.Idle != nil || len(rep.Fanout) != 0 {
 		t.Errorf("ran sections that were not asked for")
 	}
+
 	if rep.Handshake == nil || rep.Handshake.Count != 20 || len(rep.RPC) != 1 || rep.RPC[0].Requests == 0 {
 		t.Errorf("report: %+v", rep)
 	}
@@ -152,6 +154,18 @@ func TestRunTinyURL(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &back); err != nil || back.Handshake == nil {
 		t.Errorf("JSON output: %v\n%s", err, out.String())
 	}
+
+	// The goroutine-per-listener fallback (--listener=go).
+	rep2, err := Run(ctx, Options{
+		URL: p.url, Token: token, Only: []string{SectionFanout}, Listener: ListenerGo,
+		Listeners: []int{5}, FanoutTrials: 5, JSON: true,
+	}, io.Discard)
+	if err != nil {
+		t.Fatalf("Run fanout (go listeners): %v", err)
+	}
+	if rep2.FanoutListener != ListenerGo || len(rep2.Fanout) != 1 || rep2.Fanout[0].Latency.N != 5 || rep2.Fanout[0].Incomplete != 0 || rep2.Fanout[0].SeqErrors != 0 {
+		t.Errorf("fanout with go listeners (%s): %+v", rep2.FanoutListener, rep2.Fanout)
+	}
 }
 
 func TestRunNeedsATarget(t *testing.T) {
@@ -160,6 +174,9 @@ func TestRunNeedsATarget(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), Options{URL: "ws://127.0.0.1:1", Only: []string{"nope"}}, nil); err == nil {
 		t.Fatal("unknown section accepted")
+	}
+	if _, err := Run(context.Background(), Options{URL: "ws://127.0.0.1:1", Listener: "nope"}, nil); err == nil {
+		t.Fatal("unknown listener accepted")
 	}
 	if _, err := os.Stat("/nonexistent"); err == nil {
 		t.Skip()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,49 @@ func isPresence(msg []byte) bool {
 		return true
 	}
 	return bytes.HasPrefix(msg, preEvent) && bytes.Contains(msg[:min(len(msg), 128)], presenceName)
+}
+
+// fanCheck is what every listener does with a message: for each frame
+// that starts with {"type":"event" it checks that the event's seq is the
+// listener's previous one + 1, and for a presence event carrying the
+// current trial's marker it records the arrival time (once per trial per
+// listener); the last listener closes the trial.
+type fanCheck struct {
+	cur     *atomic.Pointer[fanTrial]
+	seqErrs *atomic.Int64
+	since   func() int64
+}
+
+// listenState is one listener's part of the check.
+type listenState struct {
+	seq  int64  // last event seq seen
+	seen uint64 // last trial counted
+}
+
+func (c *fanCheck) message(st *listenState, msg []byte) {
+	if !bytes.HasPrefix(msg, preEvent) {
+		return
+	}
+	if seq := eventSeq(msg); seq != 0 {
+		if seq != st.seq+1 {
+			c.seqErrs.Add(1)
+		}
+		st.seq = seq
+	}
+	if !isPresence(msg) {
+		return
+	}
+	tr := c.cur.Load()
+	if tr == nil || tr.num == st.seen || !bytes.Contains(msg, tr.marker) {
+		return
+	}
+	st.seen = tr.num
+	now := c.since()
+	tr.first.CompareAndSwap(0, now)
+	if tr.got.Add(1) == tr.want {
+		tr.last.Store(now)
+		close(tr.done)
+	}
 }
 
 type adminRes struct {
@@ -90,41 +134,28 @@ func (r *runner) fanout(ctx context.Context, t *target) error {
 		}
 		wg.Wait()
 	}()
-	// A listener reads every message, checks that each broadcast event's
-	// seq is the previous one + 1, and for a presence event carrying the
-	// current trial's marker records the arrival time (once per trial).
+	chk := &fanCheck{cur: &cur, seqErrs: &seqErrs, since: since}
 	listen := func(l *listener) {
 		defer wg.Done()
-		var seen uint64
+		var st listenState
 		for {
 			msg, err := l.next()
 			if err != nil {
 				return
 			}
-			if !bytes.HasPrefix(msg, preEvent) {
-				continue
-			}
-			if seq := eventSeq(msg); seq != 0 {
-				if seq != l.seq+1 {
-					seqErrs.Add(1)
-				}
-				l.seq = seq
-			}
-			if !isPresence(msg) {
-				continue
-			}
-			tr := cur.Load()
-			if tr == nil || tr.num == seen || !bytes.Contains(msg, tr.marker) {
-				continue
-			}
-			seen = tr.num
-			now := since()
-			tr.first.CompareAndSwap(0, now)
-			if tr.got.Add(1) == tr.want {
-				tr.last.Store(now)
-				close(tr.done)
-			}
+			chk.message(&st, msg)
 		}
+	}
+	useEpoll := r.opt.Listener == ListenerEpoll && epollSupported && !strings.HasPrefix(t.d.url, "wss:")
+	var ep *epollListeners
+	if useEpoll {
+		if ep, err = newEpollListeners(r.opt.ListenerThreads, chk); err != nil {
+			return fmt.Errorf("epoll listeners: %w", err)
+		}
+		defer ep.close()
+		r.rep.FanoutListener = fmt.Sprintf("epoll, %d thread(s)", r.opt.ListenerThreads)
+	} else {
+		r.rep.FanoutListener = ListenerGo
 	}
 
 	levels := append([]int(nil), r.opt.Listeners...)
@@ -142,6 +173,12 @@ func (r *runner) fanout(ctx context.Context, t *target) error {
 				return t.d.dialListener(ctx, readFrame)
 			})
 			for _, c := range more {
+				if ep != nil {
+					if err := ep.add(c); err != nil {
+						return fmt.Errorf("handing a listener to epoll: %w", err)
+					}
+					continue
+				}
 				wg.Add(1)
 				go listen(c)
 			}

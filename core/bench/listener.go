@@ -30,9 +30,6 @@ type listener struct {
 	br  *bufio.Reader
 	hdr [8]byte
 	msg []byte // reused message buffer (continuation frames only)
-	// seq is the last event seq seen: every broadcast event must carry
-	// the previous one + 1.
-	seq int64
 }
 
 const maxListenerMsg = 64 << 20
@@ -194,23 +191,7 @@ func (l *listener) next() ([]byte, error) {
 
 // write sends one masked frame (RFC 6455 5.3: client frames are masked).
 func (l *listener) write(op byte, p []byte) error {
-	b := make([]byte, 0, 14+len(p))
-	b = append(b, 0x80|op)
-	switch n := len(p); {
-	case n < 126:
-		b = append(b, 0x80|byte(n))
-	case n < 1<<16:
-		b = append(b, 0x80|126, byte(n>>8), byte(n))
-	default:
-		b = binary.BigEndian.AppendUint64(append(b, 0x80|127), uint64(n))
-	}
-	var key [4]byte
-	_, _ = rand.Read(key[:])
-	b = append(b, key[:]...)
-	for i, c := range p {
-		b = append(b, c^key[i&3])
-	}
-	_, err := l.nc.Write(b)
+	_, err := l.nc.Write(appendClientFrame(make([]byte, 0, 14+len(p)), op, p))
 	return err
 }
 

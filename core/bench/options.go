@@ -30,6 +30,12 @@ const (
 	SectionConns     = "conns"
 )
 
+// Fan-out listener implementations (Options.Listener).
+const (
+	ListenerGo    = "go"
+	ListenerEpoll = "epoll"
+)
+
 // AllSections in the order they run.
 var AllSections = []string{SectionStartup, SectionIdle, SectionHandshake, SectionRPC, SectionFanout, SectionConns}
 
@@ -65,9 +71,16 @@ type Options struct {
 	FanoutTrials   int           // trials per listener count (20)
 	FanoutTrialsXL int           // trials when listeners ≥ 5000 (20, at least 5, at most FanoutTrials)
 	FanoutTimeout  time.Duration // per trial (10 s)
-	Conns          []int         // idle connection levels (1000,5000,10000)
-	ConnsSettle    time.Duration // wait before reading RSS at each level (2 s)
-	OpenParallel   int           // connections opened concurrently (32)
+	// Listener selects how the fan-out listeners read after their
+	// handshake: ListenerEpoll (the default on Linux; plain ws:// only)
+	// or ListenerGo (a goroutine per listener; the default elsewhere).
+	Listener string
+	// ListenerThreads is the number of epoll loops, each on its own
+	// locked OS thread (1).
+	ListenerThreads int
+	Conns           []int         // idle connection levels (1000,5000,10000)
+	ConnsSettle     time.Duration // wait before reading RSS at each level (2 s)
+	OpenParallel    int           // connections opened concurrently (32)
 
 	// JSON prints the report as JSON at the end instead of tables.
 	JSON bool
@@ -116,6 +129,15 @@ func (o *Options) Defaults() {
 	if o.FanoutTimeout <= 0 {
 		o.FanoutTimeout = 10 * time.Second
 	}
+	if o.Listener == "" {
+		o.Listener = ListenerGo
+		if epollSupported {
+			o.Listener = ListenerEpoll
+		}
+	}
+	if o.ListenerThreads <= 0 {
+		o.ListenerThreads = 1
+	}
 	if len(o.Conns) == 0 {
 		o.Conns = []int{1000, 5000, 10000}
 	}
@@ -135,6 +157,15 @@ func (o *Options) validate() error {
 	}
 	if o.GatewayBin == "" && !strings.HasPrefix(o.URL, "ws://") && !strings.HasPrefix(o.URL, "wss://") {
 		return fmt.Errorf("bench: --url must be ws:// or wss://, got %q", o.URL)
+	}
+	switch o.Listener {
+	case ListenerGo:
+	case ListenerEpoll:
+		if !epollSupported {
+			return fmt.Errorf("bench: --listener=epoll needs Linux")
+		}
+	default:
+		return fmt.Errorf("bench: unknown listener %q (want %s or %s)", o.Listener, ListenerGo, ListenerEpoll)
 	}
 	for _, s := range o.Only {
 		ok := false

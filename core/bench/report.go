@@ -22,10 +22,13 @@ type Report struct {
 	Handshake  *HandshakeResult `json:"handshake,omitempty"`
 	RPC        []RPCRow         `json:"rpc,omitempty"`
 	Fanout     []FanoutRow      `json:"fanout,omitempty"`
-	Conns      *ConnsResult     `json:"conns,omitempty"`
-	Checks     []Check          `json:"checks"`
-	Notes      []string         `json:"notes,omitempty"`
-	Errors     []string         `json:"errors,omitempty"`
+	// FanoutListener describes the fan-out listeners' reader ("epoll, 1
+	// thread" or "go").
+	FanoutListener string       `json:"fanoutListener,omitempty"`
+	Conns          *ConnsResult `json:"conns,omitempty"`
+	Checks         []Check      `json:"checks"`
+	Notes          []string     `json:"notes,omitempty"`
+	Errors         []string     `json:"errors,omitempty"`
 }
 
 // Machine describes where the bench ran.
@@ -341,7 +344,7 @@ func (r *Report) printFanout(w io.Writer) {
 		}
 		rows = append(rows, []string{itoa(x.Listeners), itoa(x.Latency.N), itoa(x.Incomplete), itoa(x.SeqErrors), f3(x.FirstMs), f3(x.Latency.P50Ms), f3(x.Latency.P99Ms), f3(x.Latency.MaxMs), gcpu, f1(x.BenchCPUMs)})
 	}
-	table(w, "Fan-out: system-event → presence at the last listener", []string{"listeners", "trials", "incomplete", "seq errors", "first p50 ms", "last p50 ms", "last p99 ms", "last max ms", "gateway CPU ms/trial", "bench CPU ms/trial"}, rows)
+	table(w, "Fan-out: system-event → presence at the last listener (listeners: "+r.FanoutListener+")", []string{"listeners", "trials", "incomplete", "seq errors", "first p50 ms", "last p50 ms", "last p99 ms", "last max ms", "gateway CPU ms/trial", "bench CPU ms/trial"}, rows)
 }
 
 func (r *Report) printConns(w io.Writer) {

@@ -53,6 +53,8 @@ func run() int {
 	fs.StringVar(&listeners, "listeners", "1,100,1000,5000", "fan-out listener counts")
 	fs.IntVar(&opt.FanoutTrials, "trials", 20, "fan-out trials per listener count")
 	fs.IntVar(&opt.FanoutTrialsXL, "trials-xl", 20, "fan-out trials at 5000+ listeners (at least 5, at most --trials)")
+	fs.StringVar(&opt.Listener, "listener", "", "fan-out listener reader: epoll (one epoll loop per --listener-threads locked OS thread; default on Linux) or go (a goroutine per listener)")
+	fs.IntVar(&opt.ListenerThreads, "listener-threads", 1, "epoll loops (OS threads) for --listener=epoll")
 	fs.StringVar(&conns, "conns", "1000,5000,10000", "idle connection levels")
 	fs.DurationVar(&opt.ConnsSettle, "settle", 0, "wait at each idle-connection level before reading RSS (default 2s)")
 	fs.IntVar(&opt.HandshakeCount, "handshakes", 2000, "sequential handshakes")
