@@ -489,3 +489,11 @@ func startOfficialNode(t *testing.T, oc *OpenClaw, home, host, port, token strin
 	}
 	return func() { cancel(); _ = cmd.Wait() }
 }
+
+// writeConfig writes a pincer.json into a state dir.
+func writeConfig(t *testing.T, state, config string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(state, "pincer.json"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

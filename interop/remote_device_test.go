@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -75,9 +74,7 @@ func TestRemoteNodeWaitsForDeviceApproval(t *testing.T) {
 	oc := interopTest(t)
 	bin := buildPincer(t)
 	state := t.TempDir()
-	if err := os.WriteFile(state+"/pincer.json", []byte(`{gateway: {trustedProxies: ["127.0.0.1"]}}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeConfig(t, state, `{gateway: {trustedProxies: ["127.0.0.1"]}}`)
 	g := startPincerIn(t, state)
 	u, _ := url.Parse(g.URL)
 	proxy := forwardingProxy(t, u.Host, "10.9.8.7")

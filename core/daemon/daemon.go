@@ -29,6 +29,7 @@ import (
 	"github.com/pincerhq/pincer/core/nodes"
 	"github.com/pincerhq/pincer/core/protocol"
 	"github.com/pincerhq/pincer/core/protocol/schema"
+	"github.com/pincerhq/pincer/core/sessions"
 	"github.com/pincerhq/pincer/core/store"
 	"github.com/pincerhq/pincer/core/system"
 )
@@ -174,7 +175,7 @@ func Run(ctx context.Context, opt Options) error {
 	chans := &channels.Registry{}
 	sys := system.New(system.Deps{
 		Server: srv, Config: current, Paths: paths, Store: db, Heartbeat: hb, LogPath: paths.LogPath(),
-		Loaded: []string{"system", "config", "cron", "channels", "agent", "devices", "nodes"}, ChannelsHealth: chans.Health,
+		Loaded: []string{"system", "config", "cron", "channels", "agent", "devices", "nodes", "sessions"}, ChannelsHealth: chans.Health,
 	})
 	defer sys.Close()
 	sys.Register(srv)
@@ -188,6 +189,14 @@ func Run(ctx context.Context, opt Options) error {
 	}
 	nodeReg.Attach(srv)
 	devices.OnRemove(nodeReg.RemoveNode)
+	sess, err := sessions.Open(ctx, db)
+	if err != nil {
+		return err
+	}
+	rt := agent.New(agent.Options{Config: current, Sessions: sess, Logger: log, StateDir: paths.StateDir})
+	rt.Recover(ctx)
+	rt.Attach(srv)
+	hb.SetRunner(rt.Heartbeat)
 	hb.Register(srv)
 	chans.Register(srv)
 	cfgSvc.Register(srv)

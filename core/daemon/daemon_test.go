@@ -88,7 +88,10 @@ func TestEveryMethodOverTheWire(t *testing.T) {
 		// exercised over the wire in core/nodes
 		"node.list", "node.describe", "node.invoke", "node.pair.list", "node.pair.approve", "node.pair.reject",
 		"node.pair.remove", "node.rename", "node.invoke.result", "node.invoke.progress", "node.event",
-		"node.skills.update", "node.pluginTools.update", "node.pluginSurface.refresh"}
+		"node.skills.update", "node.pluginTools.update", "node.pluginSurface.refresh",
+		// exercised over the wire in core/agent
+		"agent", "agent.wait", "chat.send", "chat.history", "chat.abort", "sessions.list", "sessions.subscribe",
+		"sessions.reset", "sessions.delete", "agents.list"}
 	for _, m := range want {
 		if !contains(hello.Features.Methods, m) {
 			t.Fatalf("features.methods lacks %s: %v", m, hello.Features.Methods)

@@ -1,0 +1,166 @@
+// Package agenttest has a fake model provider for tests and benchmarks: an
+// HTTP server speaking the OpenAI Chat Completions streaming format, and
+// the gateway config that points an agent at it.
+package agenttest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Model is a fake OpenAI-compatible chat completions server. It answers
+// "Hello from fake model. Echo: <last user text>" streamed in small
+// chunks, unless Reply is set.
+type Model struct {
+	URL string // base URL, e.g. http://127.0.0.1:PORT/v1
+
+	srv   *http.Server
+	ln    net.Listener
+	calls atomic.Int64
+
+	mu sync.Mutex
+	// Reply computes the reply text from the last user message; nil: echo.
+	Reply func(lastUser string) string
+	// ChunkDelay is slept between streamed chunks (0: none).
+	ChunkDelay time.Duration
+	// Status, when non-zero, fails every call with that HTTP status.
+	Status int
+	// Requests holds the decoded request bodies.
+	Requests []map[string]any
+}
+
+// Start runs a fake model on a random loopback port.
+func Start() (*Model, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{ln: ln, URL: "http://" + ln.Addr().String() + "/v1"}
+	m.srv = &http.Server{Handler: http.HandlerFunc(m.serve), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = m.srv.Serve(ln) }()
+	return m, nil
+}
+
+// Close stops the server.
+func (m *Model) Close() error { return m.srv.Close() }
+
+// Calls counts the completions requests served.
+func (m *Model) Calls() int64 { return m.calls.Load() }
+
+// Config is a gateway config (JSON5) whose main agent uses this model as
+// "fake/fake-1".
+func (m *Model) Config() string {
+	return fmt.Sprintf(`{models: {providers: {fake: {baseUrl: %q, apiKey: "test", api: "openai-completions",
+  models: [{id: "fake-1", contextWindow: 128000}]}}},
+  agents: {defaults: {model: {primary: "fake/fake-1"}}}}`, m.URL)
+}
+
+func (m *Model) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/chat/completions") {
+		http.NotFound(w, r)
+		return
+	}
+	m.calls.Add(1)
+	var req map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, `{"error":{"message":"bad json"}}`, http.StatusBadRequest)
+		return
+	}
+	m.mu.Lock()
+	m.Requests = append(m.Requests, req)
+	reply, delay, status := m.Reply, m.ChunkDelay, m.Status
+	m.mu.Unlock()
+	if status != 0 {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"error":{"message":"fake failure %d","type":"server_error"}}`, status)
+		return
+	}
+	last := lastUserText(req)
+	text := "Hello from fake model. Echo: " + last
+	if reply != nil {
+		text = reply(last)
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	fl, _ := w.(http.Flusher)
+	send := func(v any) bool {
+		b, _ := json.Marshal(v)
+		if _, err := fmt.Fprintf(w, "data: %s\n\n", b); err != nil {
+			return false
+		}
+		if fl != nil {
+			fl.Flush()
+		}
+		return true
+	}
+	id := fmt.Sprintf("chatcmpl-%d", m.calls.Load())
+	chunk := func(delta map[string]any, finish any) map[string]any {
+		return map[string]any{"id": id, "object": "chat.completion.chunk", "created": time.Now().Unix(), "model": "fake-1",
+			"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}}}
+	}
+	if !send(chunk(map[string]any{"role": "assistant", "content": ""}, nil)) {
+		return
+	}
+	for _, piece := range pieces(text, 8) {
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if !send(chunk(map[string]any{"content": piece}, nil)) {
+			return
+		}
+	}
+	send(chunk(map[string]any{}, "stop"))
+	send(map[string]any{"id": id, "object": "chat.completion.chunk", "created": time.Now().Unix(), "model": "fake-1",
+		"choices": []any{}, "usage": map[string]any{"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+	fmt.Fprint(w, "data: [DONE]\n\n")
+	if fl != nil {
+		fl.Flush()
+	}
+}
+
+func pieces(s string, n int) []string {
+	var out []string
+	r := []rune(s)
+	for len(r) > 0 {
+		k := min(n, len(r))
+		out = append(out, string(r[:k]))
+		r = r[k:]
+	}
+	return out
+}
+
+// lastUserText is the text of the request's last user message.
+func lastUserText(req map[string]any) string {
+	msgs, _ := req["messages"].([]any)
+	for i := len(msgs) - 1; i >= 0; i-- {
+		m, _ := msgs[i].(map[string]any)
+		if m["role"] != "user" {
+			continue
+		}
+		switch c := m["content"].(type) {
+		case string:
+			return c
+		case []any:
+			var b strings.Builder
+			for _, p := range c {
+				if pm, ok := p.(map[string]any); ok && pm["type"] == "text" {
+					s, _ := pm["text"].(string)
+					b.WriteString(s)
+				}
+			}
+			return b.String()
+		}
+	}
+	return ""
+}

@@ -1,0 +1,492 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/pincerhq/pincer/core/agent/providers"
+	"github.com/pincerhq/pincer/core/config"
+	"github.com/pincerhq/pincer/core/gateway"
+	"github.com/pincerhq/pincer/core/protocol"
+	"github.com/pincerhq/pincer/core/sessions"
+)
+
+// runRequest is what starts a run.
+type runRequest struct {
+	RunID       string
+	SessionKey  string
+	AgentID     string
+	Message     string
+	Images      []providers.Part
+	QueueMode   string
+	Timeout     time.Duration
+	Starter     *gateway.Conn
+	Heartbeat   bool
+	ExtraSystem string
+	Kind        string // "agent" | "chat"
+}
+
+// run is one agent run.
+type run struct {
+	req      runRequest
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+	em       *emitter
+	done     chan struct{}
+	accepted time.Time
+
+	mu      sync.Mutex
+	steered []string // messages folded in by steer
+	result  *runResult
+	started time.Time
+}
+
+// runResult is how a run ended.
+type runResult struct {
+	Status     string // ok | error | timeout | aborted
+	Text       string
+	StopReason string
+	Error      string
+	Provider   string
+	Model      string
+	Usage      providers.Usage
+	EndedAt    time.Time
+	Tools      []string
+}
+
+// replayError: the idempotency key names a run already recorded (before a
+// restart, past the in-memory dedupe window); its stored outcome is replayed.
+type replayError struct{ run *sessions.Run }
+
+func (e *replayError) Error() string { return "run " + e.run.RunID + " already recorded" }
+
+// replay answers a repeated idempotency key from the store.
+func replay(stored *sessions.Run) (any, error) {
+	if !isTerminal(stored.Status) {
+		return map[string]any{"runId": stored.RunID, "status": "in_flight", "sessionKey": stored.SessionKey, "agentId": stored.AgentID}, nil
+	}
+	var payload map[string]any
+	if len(stored.Final) > 0 && json.Unmarshal(stored.Final, &payload) == nil {
+		if stored.Status != "ok" {
+			return nil, &gateway.FinalError{Payload: payload, Err: protocol.Unavailable(stored.Error, 0)}
+		}
+		return payload, nil
+	}
+	return map[string]any{"runId": stored.RunID, "status": stored.Status, "summary": stored.Error}, nil
+}
+
+// errAborted is the cancel cause of chat.abort / interrupt.
+var errAborted = errors.New("aborted")
+
+// submit records the run and the user turn durably, then queues or starts
+// it. It returns once the turn is stored (the caller acknowledges then).
+func (r *Runtime) submit(ctx context.Context, req runRequest) (*run, error) {
+	if req.Timeout <= 0 {
+		req.Timeout = DefaultRunTimeout
+	}
+	sess, err := r.opt.Sessions.Ensure(ctx, req.SessionKey)
+	if err != nil {
+		return nil, err
+	}
+	if stored, err := r.opt.Sessions.RecordRun(ctx, sessions.Run{RunID: req.RunID, SessionKey: req.SessionKey, AgentID: req.AgentID, Status: "accepted"}); err != nil {
+		if errors.Is(err, sessions.ErrRunExists) && stored != nil {
+			return nil, &replayError{run: stored}
+		}
+		return nil, err
+	}
+	if !req.Heartbeat {
+		user := sessions.Message{Role: "user", Content: mustRaw(req.Message), RunID: req.RunID, IdempotencyKey: req.RunID + ":user"}
+		if _, err := r.opt.Sessions.Append(ctx, req.SessionKey, user); err != nil {
+			return nil, err
+		}
+	}
+	rctx, cancel := context.WithCancelCause(context.Background())
+	rn := &run{req: req, ctx: rctx, cancel: cancel, done: make(chan struct{}), accepted: time.Now()}
+	rn.em = &emitter{gw: r.gw, runID: req.RunID, sessionKey: req.SessionKey, sessionID: sess.SessionID, agentID: req.AgentID,
+		heartbeat: req.Heartbeat, starter: req.Starter, toolEvents: req.Starter != nil && req.Starter.HasCap("tool-events")}
+	r.mu.Lock()
+	r.runs[req.RunID] = rn
+	cur := r.active[req.SessionKey]
+	switch {
+	case cur == nil:
+		r.active[req.SessionKey] = rn
+		r.mu.Unlock()
+		go r.execute(rn)
+	case req.QueueMode == QueueInterrupt:
+		r.queued[req.SessionKey] = append([]*run{rn}, r.queued[req.SessionKey]...)
+		r.mu.Unlock()
+		cur.cancel(errAborted)
+	case req.QueueMode == QueueSteer:
+		cur.mu.Lock()
+		live := cur.result == nil
+		if live {
+			cur.steered = append(cur.steered, req.Message)
+		}
+		cur.mu.Unlock()
+		if live {
+			r.mu.Unlock()
+			// A steered message rides along the active run; its own run
+			// ends as soon as that one does.
+			go r.finishSteered(rn, cur)
+			break
+		}
+		r.queued[req.SessionKey] = append(r.queued[req.SessionKey], rn)
+		r.mu.Unlock()
+	default: // followup, collect
+		r.queued[req.SessionKey] = append(r.queued[req.SessionKey], rn)
+		r.mu.Unlock()
+	}
+	r.sessionsChanged(req.SessionKey, req.AgentID, "run")
+	return rn, nil
+}
+
+// finishSteered ends a steered run with the outcome of the run it joined.
+func (r *Runtime) finishSteered(rn, into *run) {
+	<-into.done
+	into.mu.Lock()
+	res := *into.result
+	into.mu.Unlock()
+	r.complete(rn, &res)
+}
+
+// next starts the session's next queued run (merging collect runs).
+func (r *Runtime) next(key string) {
+	r.mu.Lock()
+	q := r.queued[key]
+	if len(q) == 0 {
+		delete(r.active, key)
+		delete(r.queued, key)
+		r.mu.Unlock()
+		return
+	}
+	rn := q[0]
+	q = q[1:]
+	var merged []*run
+	if rn.req.QueueMode == QueueCollect {
+		for len(q) > 0 && q[0].req.QueueMode == QueueCollect {
+			merged = append(merged, q[0])
+			q = q[1:]
+		}
+	}
+	r.queued[key] = q
+	r.active[key] = rn
+	r.mu.Unlock()
+	for _, m := range merged {
+		rn.steered = append(rn.steered, m.req.Message)
+		go r.finishSteered(m, rn)
+	}
+	go r.execute(rn)
+}
+
+// execute runs the model loop for one run and records its end.
+func (r *Runtime) execute(rn *run) {
+	ctx, cancel := context.WithTimeoutCause(rn.ctx, rn.req.Timeout, context.DeadlineExceeded)
+	defer cancel()
+	rn.mu.Lock()
+	rn.started = time.Now()
+	rn.mu.Unlock()
+	_, _ = r.opt.Sessions.UpdateRun(ctx, rn.req.RunID, func(x *sessions.Run) { x.Status = "running"; x.StartedAt = time.Now().UnixMilli() })
+	res := r.loop(ctx, rn)
+	r.complete(rn, res)
+	r.next(rn.req.SessionKey)
+}
+
+// complete records a run's result, emits its end, and releases waiters.
+func (r *Runtime) complete(rn *run, res *runResult) {
+	res.EndedAt = time.Now()
+	rn.mu.Lock()
+	rn.result = res
+	rn.mu.Unlock()
+	final, _ := json.Marshal(r.finalPayload(rn, res))
+	if _, err := r.opt.Sessions.FinishRun(context.Background(), rn.req.RunID, res.Status, final, res.Error); err != nil {
+		r.log.Error("recording the run's end failed", "runId", rn.req.RunID, "err", err)
+	}
+	close(rn.done)
+	r.sessionsChanged(rn.req.SessionKey, rn.req.AgentID, "run")
+	// Keep finished runs around for agent.wait for a while.
+	time.AfterFunc(10*time.Minute, func() {
+		r.mu.Lock()
+		if r.runs[rn.req.RunID] == rn {
+			delete(r.runs, rn.req.RunID)
+		}
+		r.mu.Unlock()
+	})
+}
+
+// loop is the model/tool loop.
+func (r *Runtime) loop(ctx context.Context, rn *run) *runResult {
+	em := rn.em
+	cfg := r.opt.Config()
+	started := time.Now()
+	res := &runResult{}
+	em.status("preparing_workspace")
+	dir := r.workspaceDir(cfg, rn.req.AgentID)
+	if err := sessions.EnsureWorkspace(dir); err != nil {
+		r.log.Warn("workspace not prepared", "dir", dir, "err", err)
+	}
+	em.status("preparing_context")
+	system, err := sessions.SystemPrompt(dir, baseSystemPrompt(cfg, rn.req.AgentID))
+	if err != nil {
+		r.log.Warn("system prompt files unreadable", "dir", dir, "err", err)
+	}
+	if rn.req.ExtraSystem != "" {
+		system += "\n\n" + rn.req.ExtraSystem
+	}
+	em.agent("lifecycle", map[string]any{"phase": "start", "startedAt": started.UnixMilli()})
+	refs := r.modelRefs(ctx, cfg, rn.req.AgentID)
+	if len(refs) == 0 {
+		return r.fail(rn, res, providers.ErrNoModel, "")
+	}
+	reg := providers.FromConfig(cfg, r.opt.Getenv, r.opt.HTTPClient)
+	_, history, err := r.opt.Sessions.ModelContext(ctx, rn.req.SessionKey)
+	if err != nil {
+		return r.fail(rn, res, err, "")
+	}
+	msgs := toProviderMessages(history)
+	if rn.req.Heartbeat {
+		// The heartbeat prompt is not part of the transcript.
+		msgs = append(msgs, providers.Message{Role: providers.RoleUser, Content: []providers.Part{{Type: "text", Text: rn.req.Message}}})
+	}
+	if len(rn.req.Images) > 0 && len(msgs) > 0 {
+		last := &msgs[len(msgs)-1]
+		last.Content = append(last.Content, rn.req.Images...)
+	}
+	em.status("starting_model")
+	itemID := uuid.NewString()
+	var text strings.Builder
+	for turn := 1; turn <= maxModelTurns; turn++ {
+		msgs = r.takeSteered(rn, msgs)
+		turnText := ""
+		var lastFlush time.Time
+		flushed := 0
+		flush := func(force bool) {
+			if len(turnText) == flushed || (!force && time.Since(lastFlush) < 50*time.Millisecond) {
+				return
+			}
+			full := text.String() + turnText
+			delta := turnText[flushed:]
+			flushed, lastFlush = len(turnText), time.Now()
+			em.agent("assistant", map[string]any{"text": full, "delta": delta, "itemId": itemID + ":" + fmt.Sprint(turn)})
+			em.chat("delta", map[string]any{"deltaText": delta, "message": assistantMessage(full)})
+		}
+		onEvent := func(ev providers.Event) error {
+			if ev.TextDelta != "" {
+				turnText += ev.TextDelta
+				flush(false)
+			}
+			return nil
+		}
+		resp, err := reg.Run(ctx, refs, providers.Request{System: system, Messages: msgs, Tools: nil}, onEvent)
+		flush(true)
+		if resp != nil {
+			em.agent("lifecycle", map[string]any{"phase": "model", "provider": resp.Provider, "model": resp.Model})
+			res.Provider, res.Model = resp.Provider, resp.Model
+			res.Usage.Input += resp.Usage.Input
+			res.Usage.Output += resp.Usage.Output
+			res.Usage.CacheRead += resp.Usage.CacheRead
+			res.Usage.CacheWrite += resp.Usage.CacheWrite
+		}
+		if err != nil {
+			return r.fail(rn, res, err, text.String()+turnText)
+		}
+		text.WriteString(resp.Text)
+		assistant := sessions.Message{Role: "assistant", Content: mustRaw([]map[string]any{{"type": "text", "text": resp.Text}}),
+			RunID: rn.req.RunID, Provider: resp.Provider, Model: resp.Model, API: resp.API, StopReason: resp.StopReason,
+			Usage: &sessions.Usage{Input: resp.Usage.Input, Output: resp.Usage.Output, CacheRead: resp.Usage.CacheRead,
+				CacheWrite: resp.Usage.CacheWrite, TotalTokens: resp.Usage.Total()}}
+		if !rn.req.Heartbeat || heartbeatReply(resp.Text) == "sent" {
+			if _, err := r.opt.Sessions.Append(context.Background(), rn.req.SessionKey, assistant); err != nil {
+				return r.fail(rn, res, err, text.String())
+			}
+		}
+		res.StopReason = resp.StopReason
+		if len(resp.ToolCalls) == 0 {
+			break
+		}
+		// Tools arrive with the tools work; a model asking for one now
+		// ends the turn with what it said.
+		break
+	}
+	em.agent("usage", map[string]any{"outputTokens": res.Usage.Output})
+	res.Status, res.Text = "ok", text.String()
+	if res.StopReason == "" {
+		res.StopReason = "stop"
+	}
+	r.emitEnd(rn, res, started)
+	em.chat("final", map[string]any{"stopReason": res.StopReason, "message": assistantMessage(res.Text)})
+	return res
+}
+
+// takeSteered folds messages steered into the run into the context.
+func (r *Runtime) takeSteered(rn *run, msgs []providers.Message) []providers.Message {
+	rn.mu.Lock()
+	steered := rn.steered
+	rn.steered = nil
+	rn.mu.Unlock()
+	for _, m := range steered {
+		msgs = append(msgs, providers.Message{Role: providers.RoleUser, Content: []providers.Part{{Type: "text", Text: m}}})
+	}
+	return msgs
+}
+
+// fail ends a run on an error, abort or timeout.
+func (r *Runtime) fail(rn *run, res *runResult, err error, partial string) *runResult {
+	em := rn.em
+	cause := context.Cause(rn.ctx)
+	res.Text = partial
+	switch {
+	case errors.Is(cause, errAborted):
+		res.Status, res.StopReason, res.Error = "aborted", "aborted", "aborted"
+	case errors.Is(err, context.DeadlineExceeded):
+		res.Status, res.StopReason, res.Error = "timeout", "timeout", "the run timed out"
+	default:
+		res.Status, res.StopReason, res.Error = "error", "error", err.Error()
+	}
+	if partial != "" {
+		// What the model already said stays in the transcript.
+		_, _ = r.opt.Sessions.Append(context.Background(), rn.req.SessionKey, sessions.Message{Role: "assistant",
+			Content: mustRaw([]map[string]any{{"type": "text", "text": partial}}), RunID: rn.req.RunID, StopReason: res.StopReason,
+			Provider: res.Provider, Model: res.Model})
+	}
+	started := rn.started
+	if res.Status == "error" {
+		em.agent("lifecycle", map[string]any{"phase": "error", "error": res.Error, "endedAt": time.Now().UnixMilli()})
+	}
+	r.emitEnd(rn, res, started)
+	switch res.Status {
+	case "aborted":
+		f := map[string]any{"stopReason": "aborted"}
+		if partial != "" {
+			f["message"] = assistantMessage(partial)
+		}
+		em.chat("aborted", f)
+	default:
+		kind := "unknown"
+		if res.Status == "timeout" {
+			kind = "timeout"
+		}
+		var api *providers.APIError
+		if errors.As(err, &api) && api.Status == 429 {
+			kind = "rate_limit"
+		}
+		em.chat("error", map[string]any{"errorMessage": res.Error, "errorKind": kind, "stopReason": res.StopReason})
+	}
+	return res
+}
+
+// emitEnd emits lifecycle finishing and end.
+func (r *Runtime) emitEnd(rn *run, res *runResult, started time.Time) {
+	em := rn.em
+	now := time.Now().UnixMilli()
+	aborted := res.Status == "aborted"
+	em.agent("lifecycle", map[string]any{"phase": "finishing", "stopReason": res.StopReason, "aborted": aborted,
+		"livenessState": "working", "endedAt": now})
+	em.agent("lifecycle", map[string]any{"phase": "end", "startedAt": started.UnixMilli(), "endedAt": now, "aborted": aborted,
+		"stopReason": res.StopReason, "livenessState": "working", "executionSettled": true,
+		"terminalReceipt": r.receipt(rn, res), "terminalReply": terminalReply(res)})
+}
+
+func (r *Runtime) receipt(rn *run, res *runResult) map[string]any {
+	disp := terminalReply(res)["disposition"]
+	tools := res.Tools
+	if tools == nil {
+		tools = []string{}
+	}
+	return map[string]any{"runId": rn.req.RunID, "sessionId": rn.em.sessionID, "turnId": rn.req.RunID,
+		"requested":           map[string]any{"provider": res.Provider, "model": res.Model},
+		"effective":           map[string]any{"provider": res.Provider, "model": res.Model, "responseModel": res.Model},
+		"successfulToolNames": tools, "rerouted": false, "terminalDisposition": disp}
+}
+
+func terminalReply(res *runResult) map[string]any {
+	disp := "visible"
+	if strings.TrimSpace(res.Text) == "" {
+		disp = "empty"
+	}
+	return map[string]any{"disposition": disp, "text": res.Text}
+}
+
+// finalPayload is the second res of agent (spec §5.2).
+func (r *Runtime) finalPayload(rn *run, res *runResult) map[string]any {
+	summary := "completed"
+	if res.Status != "ok" {
+		summary = res.Error
+	}
+	usage := map[string]any{"input": res.Usage.Input, "output": res.Usage.Output, "cacheRead": res.Usage.CacheRead,
+		"cacheWrite": res.Usage.CacheWrite, "total": res.Usage.Total(), "cost": map[string]any{"total": 0}}
+	payloads := []map[string]any{}
+	if res.Text != "" {
+		payloads = append(payloads, map[string]any{"text": res.Text, "mediaUrl": nil})
+	}
+	dur := res.EndedAt.Sub(rn.accepted).Milliseconds()
+	out := map[string]any{"runId": rn.req.RunID, "status": res.Status, "summary": summary,
+		"result": map[string]any{"payloads": payloads, "meta": map[string]any{"durationMs": dur,
+			"agentMeta": map[string]any{"sessionId": rn.em.sessionID, "sessionFile": rn.req.SessionKey, "provider": res.Provider,
+				"model": res.Model, "usage": usage},
+			"aborted": res.Status == "aborted", "stopReason": res.StopReason}}}
+	return out
+}
+
+// toProviderMessages converts transcript entries to model messages.
+func toProviderMessages(history []sessions.Message) []providers.Message {
+	var out []providers.Message
+	for _, m := range history {
+		switch m.Role {
+		case "user":
+			var s string
+			if json.Unmarshal(m.Content, &s) != nil {
+				s = string(m.Content)
+			}
+			out = append(out, providers.Message{Role: providers.RoleUser, Content: []providers.Part{{Type: "text", Text: s}}})
+		case "assistant":
+			var parts []struct {
+				Type, Text string
+			}
+			_ = json.Unmarshal(m.Content, &parts)
+			var b strings.Builder
+			for _, p := range parts {
+				if p.Type == "text" {
+					b.WriteString(p.Text)
+				}
+			}
+			if b.Len() == 0 {
+				continue
+			}
+			out = append(out, providers.Message{Role: providers.RoleAssistant, Content: []providers.Part{{Type: "text", Text: b.String()}}})
+		}
+	}
+	return out
+}
+
+func mustRaw(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// baseSystemPrompt is the fixed part of every system prompt.
+func baseSystemPrompt(cfg *config.Config, agentID string) string {
+	name := "Assistant"
+	if e, ok := cfg.Agents.Entries[agentID]; ok && strings.TrimSpace(e.Name) != "" {
+		name = strings.TrimSpace(e.Name)
+	}
+	return "You are " + name + ", a personal assistant running in Pincer. Today is " +
+		time.Now().Format("Monday, 2 January 2006") + ". The workspace files below describe who you are and who you help."
+}
+
+// sessionsChanged tells subscribers a session changed.
+func (r *Runtime) sessionsChanged(key, agentID, reason string) {
+	if r.gw == nil {
+		return
+	}
+	r.gw.Broadcast("sessions.changed", map[string]any{"sessionKey": key, "agentId": agentID, "reason": reason, "ts": time.Now().UnixMilli()},
+		gateway.BroadcastOptions{DropIfSlow: true, Filter: func(c *gateway.Conn) bool { return c.Get(subscribedKey) == true }})
+}
+
+const subscribedKey = "sessions.subscribed"

@@ -1,0 +1,145 @@
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pincerhq/pincer/core/agent/providers"
+	"github.com/pincerhq/pincer/core/config"
+	"github.com/pincerhq/pincer/core/gateway"
+	"github.com/pincerhq/pincer/core/sessions"
+)
+
+// Queue modes of a message that arrives while its session has a run.
+const (
+	QueueSteer     = "steer"     // folded into the active run's next model call
+	QueueFollowup  = "followup"  // runs after the active run
+	QueueCollect   = "collect"   // queued messages are merged into one follow-up run
+	QueueInterrupt = "interrupt" // aborts the active run and runs now
+)
+
+// DefaultRunTimeout bounds a run without an explicit timeout.
+const DefaultRunTimeout = 600 * time.Second
+
+// maxModelTurns bounds the tool loop of one run.
+const maxModelTurns = 25
+
+// Options configure a Runtime.
+type Options struct {
+	Config   func() *config.Config
+	Sessions *sessions.Store
+	Logger   *slog.Logger
+	// StateDir holds the default workspace (<StateDir>/workspace).
+	StateDir string
+	// HTTPClient reaches the model providers (nil: a default client).
+	HTTPClient *http.Client
+	// Getenv reads provider keys (nil: os.Getenv).
+	Getenv func(string) string
+}
+
+// Runtime runs agents: one active run per session, a queue behind it,
+// model calls with tools, transcripts, and the agent/chat event streams.
+type Runtime struct {
+	opt Options
+	gw  *gateway.Server
+	log *slog.Logger
+
+	mu       sync.Mutex
+	active   map[string]*run   // session key → running run
+	queued   map[string][]*run // session key → waiting runs
+	runs     map[string]*run   // run id → run (kept a while after it ends)
+	ollama   string            // detected Ollama model ref, "" when none
+	detected bool
+}
+
+// New makes a runtime; Attach registers it with a gateway.
+func New(opt Options) *Runtime {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Getenv == nil {
+		opt.Getenv = os.Getenv
+	}
+	if opt.HTTPClient == nil {
+		opt.HTTPClient = &http.Client{}
+	}
+	return &Runtime{opt: opt, log: opt.Logger, active: map[string]*run{}, queued: map[string][]*run{}, runs: map[string]*run{}}
+}
+
+// Recover marks runs a crash left unfinished as failed; call it at start.
+func (r *Runtime) Recover(ctx context.Context) {
+	runs, err := r.opt.Sessions.RecoverInterrupted(ctx, "interrupted: the gateway stopped during the run")
+	if err != nil {
+		r.log.Error("recovering interrupted runs failed", "err", err)
+		return
+	}
+	for _, run := range runs {
+		r.log.Warn("run interrupted by a gateway stop", "runId", run.RunID, "session", run.SessionKey)
+	}
+}
+
+// workspaceDir is an agent's workspace.
+func (r *Runtime) workspaceDir(cfg *config.Config, agentID string) string {
+	if e, ok := cfg.Agents.Entries[agentID]; ok && strings.TrimSpace(e.Workspace) != "" {
+		return expandHome(e.Workspace)
+	}
+	if agentID == config.MainAgentID || agentID == "" {
+		return r.opt.StateDir + "/workspace"
+	}
+	return r.opt.StateDir + "/workspace-" + agentID
+}
+
+func expandHome(p string) string {
+	if strings.HasPrefix(p, "~/") {
+		if h, err := os.UserHomeDir(); err == nil {
+			return h + p[1:]
+		}
+	}
+	return p
+}
+
+// modelRefs are the provider/model refs to try for an agent, in order.
+func (r *Runtime) modelRefs(ctx context.Context, cfg *config.Config, agentID string) []string {
+	ref := cfg.Agents.Defaults.Model
+	if e, ok := cfg.Agents.Entries[agentID]; ok && e.Model != nil && e.Model.Primary != "" {
+		ref = *e.Model
+	}
+	var refs []string
+	if ref.Primary != "" {
+		refs = append(refs, ref.Primary)
+	}
+	refs = append(refs, ref.Fallbacks...)
+	if len(refs) > 0 {
+		return refs
+	}
+	return r.detectOllama(ctx)
+}
+
+// detectOllama looks for a local Ollama once per process.
+func (r *Runtime) detectOllama(ctx context.Context) []string {
+	r.mu.Lock()
+	if r.detected {
+		ref := r.ollama
+		r.mu.Unlock()
+		if ref == "" {
+			return nil
+		}
+		return []string{ref}
+	}
+	r.mu.Unlock()
+	models, err := providers.DetectOllama(ctx, r.opt.HTTPClient, "")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.detected = true
+	if err == nil && len(models) > 0 {
+		r.ollama = "ollama/" + models[0]
+		r.log.Info("using the local Ollama", "model", r.ollama)
+		return []string{r.ollama}
+	}
+	return nil
+}
