@@ -118,6 +118,23 @@ type AgentDefaults struct {
 	Model      ModelRef          `json:"model"`
 	Heartbeat  HeartbeatSettings `json:"heartbeat"`
 	MediaMaxMb int               `json:"mediaMaxMb" jsonschema:"minimum=1,default=20"`
+	Tools      ToolsSettings     `json:"tools"`
+}
+
+// ToolsSettings is agents.defaults.tools / agents.entries.<id>.tools: which
+// tools an agent may use (deny wins; "*" wildcards) and the exec policy.
+type ToolsSettings struct {
+	Allow []string     `json:"allow,omitempty"`
+	Deny  []string     `json:"deny,omitempty"`
+	Exec  ExecSettings `json:"exec"`
+}
+
+// ExecSettings is the exec tool's approvals policy.
+type ExecSettings struct {
+	// Mode: deny (never run), allowlist (only Allowlist commands), ask
+	// (allowlisted commands run; others wait for an operator's approval).
+	Mode      string   `json:"mode,omitempty" jsonschema:"enum=deny,enum=allowlist,enum=ask,default=ask"`
+	Allowlist []string `json:"allowlist,omitempty"`
 }
 
 // ModelRef names a primary model and its ordered fallbacks ("provider/model").
@@ -137,10 +154,11 @@ type HeartbeatSettings struct {
 
 // AgentEntry is agents.entries.<id>.
 type AgentEntry struct {
-	Name      string    `json:"name,omitempty"`
-	Workspace string    `json:"workspace,omitempty"`
-	Model     *ModelRef `json:"model,omitempty"`
-	Avatar    string    `json:"avatar,omitempty"`
+	Name      string         `json:"name,omitempty"`
+	Workspace string         `json:"workspace,omitempty"`
+	Model     *ModelRef      `json:"model,omitempty"`
+	Avatar    string         `json:"avatar,omitempty"`
+	Tools     *ToolsSettings `json:"tools,omitempty"`
 }
 
 // ModelsConfig is models.*.

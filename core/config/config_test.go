@@ -748,3 +748,27 @@ func TestDeepNestingRejected(t *testing.T) {
 		t.Fatalf("false positive: %v %v", issues, err)
 	}
 }
+
+func TestAgentToolSettings(t *testing.T) {
+	p := tempPaths(t)
+	writeConfig(t, p, `{agents: {
+  defaults: {tools: {deny: ["web_*"], exec: {mode: "allowlist", allowlist: ["ls", "git"]}}},
+  entries: {ops: {tools: {allow: ["exec", "read"], exec: {mode: "ask"}}}},
+}}`)
+	cfg, _, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.Agents.Defaults.Tools
+	if len(d.Deny) != 1 || d.Exec.Mode != "allowlist" || len(d.Exec.Allowlist) != 2 {
+		t.Fatalf("defaults.tools = %+v", d)
+	}
+	e := cfg.Agents.Entries["ops"].Tools
+	if e == nil || len(e.Allow) != 2 || e.Exec.Mode != "ask" {
+		t.Fatalf("entries.ops.tools = %+v", e)
+	}
+	writeConfig(t, p, `{agents: {defaults: {tools: {exec: {mode: "yolo"}}}}}`)
+	if _, _, err := Load(p); err == nil || !strings.Contains(err.Error(), "agents.defaults.tools.exec.mode") {
+		t.Fatalf("bad exec mode: %v", err)
+	}
+}

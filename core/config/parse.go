@@ -691,6 +691,8 @@ func (k *checker) agentDefaults(path string, v any, d *AgentDefaults) {
 			if n, ok := k.integer(p, v, 1, 1<<20); ok {
 				d.MediaMaxMb = int(n)
 			}
+		case "tools":
+			k.tools(p, v, &d.Tools)
 		default:
 			k.warn(p, unsupported)
 		}
@@ -768,6 +770,11 @@ func (k *checker) agentEntry(path string, v any) (AgentEntry, bool) {
 				good = false
 			}
 			continue
+		case "tools":
+			var t ToolsSettings
+			k.tools(p, v, &t)
+			e.Tools = &t
+			continue
 		default:
 			k.warn(p, unsupported)
 			continue
@@ -779,6 +786,46 @@ func (k *checker) agentEntry(path string, v any) (AgentEntry, bool) {
 		}
 	}
 	return e, good
+}
+
+// tools reads {allow, deny, exec: {mode, allowlist}}.
+func (k *checker) tools(path string, v any, t *ToolsSettings) {
+	m, ok := k.object(path, v)
+	if !ok {
+		return
+	}
+	for _, key := range sortedKeys(m) {
+		v, p := m[key], child(path, key)
+		if v == nil {
+			continue
+		}
+		switch key {
+		case "allow":
+			t.Allow, _ = k.stringList(p, v)
+		case "deny":
+			t.Deny, _ = k.stringList(p, v)
+		case "exec":
+			em, ok := k.object(p, v)
+			if !ok {
+				continue
+			}
+			for _, ek := range sortedKeys(em) {
+				ev, ep := em[ek], child(p, ek)
+				switch ek {
+				case "mode":
+					if s, ok := k.oneOf(ep, ev, "deny", "allowlist", "ask"); ok {
+						t.Exec.Mode = s
+					}
+				case "allowlist":
+					t.Exec.Allowlist, _ = k.stringList(ep, ev)
+				default:
+					k.warn(ep, unsupported)
+				}
+			}
+		default:
+			k.warn(p, unsupported)
+		}
+	}
 }
 
 // modelRef accepts "provider/model" or {primary, fallbacks}, as OpenClaw does.
