@@ -77,7 +77,7 @@ func TestCrashMidRunKeepsTheTranscript(t *testing.T) {
 		t.Skip("builds and kills a gateway process")
 	}
 	m := fakeModel(t)
-	m.ChunkDelay = 300 * time.Millisecond
+	m.SetChunkDelay(300 * time.Millisecond)
 	bin := buildPincer(t)
 	state := t.TempDir()
 	if err := os.WriteFile(filepath.Join(state, "pincer.json"), []byte(m.Config()), 0o600); err != nil {

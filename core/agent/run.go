@@ -43,7 +43,8 @@ type run struct {
 	accepted time.Time
 
 	mu      sync.Mutex
-	steered []string // messages folded in by steer
+	steered []steer         // messages folded in by steer or collect
+	seenRun map[string]bool // user turns already in the loaded context
 	result  *runResult
 	started time.Time
 }
@@ -127,7 +128,7 @@ func (r *Runtime) submit(ctx context.Context, req runRequest) (*run, error) {
 		cur.mu.Lock()
 		live := cur.result == nil
 		if live {
-			cur.steered = append(cur.steered, req.Message)
+			cur.steered = append(cur.steered, steer{runID: req.RunID, text: req.Message})
 		}
 		cur.mu.Unlock()
 		if live {
@@ -154,6 +155,15 @@ func (r *Runtime) finishSteered(rn, into *run) {
 	res := *into.result
 	into.mu.Unlock()
 	r.complete(rn, &res)
+	// The steered message's own run id ends with the answer it was part of.
+	switch res.Status {
+	case "ok":
+		rn.em.chat("final", map[string]any{"stopReason": res.StopReason, "message": assistantMessage(res.Text), "joinedRunId": into.req.RunID})
+	case "aborted":
+		rn.em.chat("aborted", map[string]any{"stopReason": "aborted", "joinedRunId": into.req.RunID})
+	default:
+		rn.em.chat("error", map[string]any{"errorMessage": res.Error, "stopReason": res.StopReason, "joinedRunId": into.req.RunID})
+	}
 }
 
 // next starts the session's next queued run (merging collect runs).
@@ -179,7 +189,7 @@ func (r *Runtime) next(key string) {
 	r.active[key] = rn
 	r.mu.Unlock()
 	for _, m := range merged {
-		rn.steered = append(rn.steered, m.req.Message)
+		rn.steered = append(rn.steered, steer{runID: m.req.RunID, text: m.req.Message})
 		go r.finishSteered(m, rn)
 	}
 	go r.execute(rn)
@@ -245,11 +255,28 @@ func (r *Runtime) loop(ctx context.Context, rn *run) *runResult {
 		return r.fail(rn, res, providers.ErrNoModel, "")
 	}
 	reg := providers.FromConfig(cfg, r.opt.Getenv, r.opt.HTTPClient)
-	_, history, err := r.opt.Sessions.ModelContext(ctx, rn.req.SessionKey)
+	summary, history, err := r.opt.Sessions.ModelContext(ctx, rn.req.SessionKey)
 	if err != nil {
 		return r.fail(rn, res, err, "")
 	}
+	if sessions.NeedsCompaction(history, contextWindow(cfg, refs[0])) {
+		if s2, h2, ok := r.compact(ctx, rn, reg, refs); ok {
+			summary, history = s2, h2
+		}
+	}
+	if summary != "" {
+		system += "\n\n## Earlier in this conversation (summary)\n" + summary
+	}
 	msgs := toProviderMessages(history)
+	seen := map[string]bool{}
+	for _, h := range history {
+		if h.Role == "user" && h.RunID != "" {
+			seen[h.RunID] = true
+		}
+	}
+	rn.mu.Lock()
+	rn.seenRun = seen
+	rn.mu.Unlock()
 	if rn.req.Heartbeat {
 		// The heartbeat prompt is not part of the transcript.
 		msgs = append(msgs, providers.Message{Role: providers.RoleUser, Content: []providers.Part{{Type: "text", Text: rn.req.Message}}})
@@ -307,7 +334,13 @@ func (r *Runtime) loop(ctx context.Context, rn *run) *runResult {
 			}
 		}
 		res.StopReason = resp.StopReason
+		msgs = append(msgs, providers.Message{Role: providers.RoleAssistant, Content: []providers.Part{{Type: "text", Text: resp.Text}}})
 		if len(resp.ToolCalls) == 0 {
+			if rn.hasSteered() {
+				// A message steered in while the model answered gets its own turn.
+				text.WriteString("\n\n")
+				continue
+			}
 			break
 		}
 		// Tools arrive with the tools work; a model asking for one now
@@ -324,16 +357,79 @@ func (r *Runtime) loop(ctx context.Context, rn *run) *runResult {
 	return res
 }
 
-// takeSteered folds messages steered into the run into the context.
+// compactKeep is how many recent messages survive a compaction verbatim.
+const compactKeep = 6
+
+// compact summarises the older part of the session with the run's model
+// before the context window overflows.
+func (r *Runtime) compact(ctx context.Context, rn *run, reg *providers.Registry, refs []string) (string, []sessions.Message, bool) {
+	rn.em.agent("compaction", map[string]any{"phase": "start"})
+	err := r.opt.Sessions.Compact(ctx, rn.req.SessionKey, compactKeep, func(ctx context.Context, older []sessions.Message) (string, error) {
+		msgs := toProviderMessages(older)
+		msgs = append(msgs, providers.Message{Role: providers.RoleUser, Content: []providers.Part{{Type: "text", Text: compactionPrompt}}})
+		resp, err := reg.Run(ctx, refs, providers.Request{System: "You write concise, faithful conversation summaries.", Messages: msgs}, nil)
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimSpace(resp.Text), nil
+	})
+	if err != nil {
+		r.log.Warn("compaction failed; sending the full context", "session", rn.req.SessionKey, "err", err)
+		rn.em.agent("compaction", map[string]any{"phase": "error", "error": err.Error()})
+		return "", nil, false
+	}
+	summary, history, err := r.opt.Sessions.ModelContext(ctx, rn.req.SessionKey)
+	if err != nil {
+		return "", nil, false
+	}
+	rn.em.agent("compaction", map[string]any{"phase": "end"})
+	r.sessionsChanged(rn.req.SessionKey, rn.req.AgentID, "compaction")
+	return summary, history, true
+}
+
+const compactionPrompt = "Summarise the conversation so far for your own future reference: the user's goals, decisions made, " +
+	"facts learned, open tasks and anything you promised to do. Keep names, numbers and file paths exact. Write it as notes, " +
+	"not as a reply to the user."
+
+// contextWindow is the configured context window of a provider/model ref
+// (default 128k tokens).
+func contextWindow(cfg *config.Config, ref string) int {
+	prov, model, ok := strings.Cut(ref, "/")
+	if ok {
+		for _, m := range cfg.Models.Providers[prov].Models {
+			if m.ID == model && m.ContextWindow > 0 {
+				return int(m.ContextWindow)
+			}
+		}
+	}
+	return 128000
+}
+
+// steer is a message folded into a running run.
+type steer struct{ runID, text string }
+
+// takeSteered folds messages steered into the run into the context (those
+// whose user turn the loaded history already holds are skipped).
 func (r *Runtime) takeSteered(rn *run, msgs []providers.Message) []providers.Message {
 	rn.mu.Lock()
 	steered := rn.steered
 	rn.steered = nil
+	seen := rn.seenRun
 	rn.mu.Unlock()
 	for _, m := range steered {
-		msgs = append(msgs, providers.Message{Role: providers.RoleUser, Content: []providers.Part{{Type: "text", Text: m}}})
+		if seen[m.runID] {
+			continue
+		}
+		msgs = append(msgs, providers.Message{Role: providers.RoleUser, Content: []providers.Part{{Type: "text", Text: m.text}}})
 	}
 	return msgs
+}
+
+// hasSteered reports whether messages are waiting to be folded in.
+func (rn *run) hasSteered() bool {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	return len(rn.steered) > 0
 }
 
 // fail ends a run on an error, abort or timeout.

@@ -213,7 +213,8 @@ func TestAgentRunOverTheWire(t *testing.T) {
 		t.Fatalf("assistant turn = %v", hist.Messages[1])
 	}
 	// The model saw the whole conversation on the second call.
-	last := m.Requests[len(m.Requests)-1]
+	reqs := m.Requests()
+	last := reqs[len(reqs)-1]
 	if n := len(last["messages"].([]any)); n < 3 {
 		t.Fatalf("second call sent %d messages", n)
 	}
@@ -250,7 +251,7 @@ func TestRunWithoutModelFailsClearly(t *testing.T) {
 
 func TestAbortAndSessions(t *testing.T) {
 	m := fakeModel(t)
-	m.ChunkDelay = 200 * time.Millisecond
+	m.SetChunkDelay(200 * time.Millisecond)
 	g := daemontest.Start(t, daemon.Options{}, m.Config())
 	admin, rec := dialRec(t, g, protocol.CLIDefaultScopes...)
 	daemontest.Call(t, admin, "sessions.subscribe", map[string]any{}, nil)
@@ -312,7 +313,7 @@ func TestHeartbeatWakesTheMainAgent(t *testing.T) {
 	m := fakeModel(t)
 	reply := "HEARTBEAT_OK"
 	var mu sync.Mutex
-	m.Reply = func(string) string { mu.Lock(); defer mu.Unlock(); return reply }
+	m.SetReply(func(string) string { mu.Lock(); defer mu.Unlock(); return reply })
 	g := daemontest.Start(t, daemon.Options{}, m.Config())
 	admin := g.Dial(t, protocol.CLIDefaultScopes...)
 	beat := func() map[string]any {
@@ -334,7 +335,8 @@ func TestHeartbeatWakesTheMainAgent(t *testing.T) {
 		t.Fatalf("acknowledged heartbeat = %v", hb)
 	}
 	// The prompt carried the queued system event; the transcript stays clean.
-	lastReq := m.Requests[len(m.Requests)-1]
+	reqs := m.Requests()
+	lastReq := reqs[len(reqs)-1]
 	if !strings.Contains(mustJSON(lastReq["messages"]), "disk almost full") {
 		t.Fatalf("heartbeat prompt lacks the system event: %v", lastReq["messages"])
 	}

@@ -16,7 +16,7 @@ import (
 
 // Model is a fake OpenAI-compatible chat completions server. It answers
 // "Hello from fake model. Echo: <last user text>" streamed in small
-// chunks, unless Reply is set.
+// chunks, unless SetReply changed that.
 type Model struct {
 	URL string // base URL, e.g. http://127.0.0.1:PORT/v1
 
@@ -24,16 +24,35 @@ type Model struct {
 	ln    net.Listener
 	calls atomic.Int64
 
-	mu sync.Mutex
-	// Reply computes the reply text from the last user message; nil: echo.
-	Reply func(lastUser string) string
-	// ChunkDelay is slept between streamed chunks (0: none).
-	ChunkDelay time.Duration
-	// Status, when non-zero, fails every call with that HTTP status.
-	Status int
-	// Requests holds the decoded request bodies.
-	Requests []map[string]any
+	mu         sync.Mutex
+	reply      func(lastUser string) string
+	chunkDelay time.Duration
+	status     int
+	requests   []map[string]any
 }
+
+// SetReply makes the model answer reply(lastUser); nil: echo.
+func (m *Model) SetReply(reply func(lastUser string) string) {
+	m.mu.Lock()
+	m.reply = reply
+	m.mu.Unlock()
+}
+
+// SetChunkDelay sleeps d between streamed chunks.
+func (m *Model) SetChunkDelay(d time.Duration) { m.mu.Lock(); m.chunkDelay = d; m.mu.Unlock() }
+
+// SetStatus fails every call with the HTTP status (0: succeed).
+func (m *Model) SetStatus(status int) { m.mu.Lock(); m.status = status; m.mu.Unlock() }
+
+// Requests are the decoded request bodies so far.
+func (m *Model) Requests() []map[string]any {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]map[string]any(nil), m.requests...)
+}
+
+// ResetRequests forgets the recorded requests.
+func (m *Model) ResetRequests() { m.mu.Lock(); m.requests = nil; m.mu.Unlock() }
 
 // Start runs a fake model on a random loopback port.
 func Start() (*Model, error) {
@@ -73,8 +92,8 @@ func (m *Model) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.mu.Lock()
-	m.Requests = append(m.Requests, req)
-	reply, delay, status := m.Reply, m.ChunkDelay, m.Status
+	m.requests = append(m.requests, req)
+	reply, delay, status := m.reply, m.chunkDelay, m.status
 	m.mu.Unlock()
 	if status != 0 {
 		w.Header().Set("Content-Type", "application/json")
