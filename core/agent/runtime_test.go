@@ -356,3 +356,15 @@ func TestHeartbeatWakesTheMainAgent(t *testing.T) {
 		t.Fatalf("alert not in the transcript: %v", hist.Messages)
 	}
 }
+
+func fakeModelB(b *testing.B) *agenttest.Model {
+	b.Helper()
+	m, err := agenttest.Start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = m.Close() })
+	return m
+}
+
+type clientT struct{ c *client.Client }
