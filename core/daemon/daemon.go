@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pincerhq/pincer/core/agent"
+	"github.com/pincerhq/pincer/core/approvals"
 	"github.com/pincerhq/pincer/core/auth/pairing"
 	"github.com/pincerhq/pincer/core/channels"
 	"github.com/pincerhq/pincer/core/config"
@@ -175,7 +176,7 @@ func Run(ctx context.Context, opt Options) error {
 	chans := &channels.Registry{}
 	sys := system.New(system.Deps{
 		Server: srv, Config: current, Paths: paths, Store: db, Heartbeat: hb, LogPath: paths.LogPath(),
-		Loaded: []string{"system", "config", "cron", "channels", "agent", "devices", "nodes", "sessions"}, ChannelsHealth: chans.Health,
+		Loaded: []string{"system", "config", "cron", "channels", "agent", "devices", "nodes", "sessions", "approvals"}, ChannelsHealth: chans.Health,
 	})
 	defer sys.Close()
 	sys.Register(srv)
@@ -188,6 +189,8 @@ func Run(ctx context.Context, opt Options) error {
 		return err
 	}
 	nodeReg.Attach(srv)
+	execApprovals := approvals.New(log)
+	execApprovals.Attach(srv)
 	devices.OnRemove(nodeReg.RemoveNode)
 	sess, err := sessions.Open(ctx, db)
 	if err != nil {

@@ -91,7 +91,9 @@ func TestEveryMethodOverTheWire(t *testing.T) {
 		"node.skills.update", "node.pluginTools.update", "node.pluginSurface.refresh",
 		// exercised over the wire in core/agent
 		"agent", "agent.wait", "chat.send", "chat.history", "chat.abort", "sessions.list", "sessions.subscribe",
-		"sessions.reset", "sessions.delete", "agents.list"}
+		"sessions.reset", "sessions.delete", "agents.list",
+		// exercised over the wire in core/approvals
+		"exec.approval.request", "exec.approval.resolve", "exec.approval.get", "exec.approval.list", "exec.approval.waitDecision"}
 	for _, m := range want {
 		if !contains(hello.Features.Methods, m) {
 			t.Fatalf("features.methods lacks %s: %v", m, hello.Features.Methods)

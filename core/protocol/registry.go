@@ -56,6 +56,12 @@ var MethodParams = map[string]any{
 	"node.pluginTools.update":     NodePluginToolsUpdateParams{},
 	"node.runnerInventory.update": NodeRunnerInventoryUpdateParams{},
 	"node.pluginSurface.refresh":  NodePluginSurfaceRefreshParams{},
+
+	"exec.approval.request":      ExecApprovalRequestParams{},
+	"exec.approval.resolve":      ExecApprovalResolveParams{},
+	"exec.approval.get":          ExecApprovalGetParams{},
+	"exec.approval.list":         ExecApprovalListParams{},
+	"exec.approval.waitDecision": ExecApprovalWaitDecisionParams{},
 }
 
 // Shapes are the other message shapes exported as JSON Schema.
