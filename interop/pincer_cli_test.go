@@ -37,8 +37,12 @@ func TestPincerCLIAgainstOfficialGateway(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("pincer health: exit %d", code)
 		}
-		if !strings.Contains(stdout, "Gateway OK") || !strings.Contains(stdout, g.URL) {
-			t.Errorf("pincer health: want a \"Gateway OK  %s\" summary", g.URL)
+		// The official gateway reports itself DEGRADED while its event loop
+		// is short of CPU (a busy CI box); both are a healthy answer.
+		ok := strings.Contains(stdout, "Gateway OK  "+g.URL) ||
+			(strings.Contains(stdout, "Gateway DEGRADED  "+g.URL) && strings.Contains(stdout, "Event loop  degraded"))
+		if !ok {
+			t.Errorf("pincer health: want a \"Gateway OK  %s\" summary (or DEGRADED with the event-loop reason)", g.URL)
 		}
 	})
 
