@@ -125,6 +125,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.logsCmd(),
 		a.configCmd(),
 		a.devicesCmd(), a.nodesCmd(), a.nodeCmd(),
+		a.agentCmd(), a.sessionsCmd(), a.modelsCmd(), a.approvalsCmd(),
 		a.versionCmd(),
 	)
 	return root
