@@ -17,7 +17,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pincerhq/pincer/core/client"
-	"github.com/pincerhq/pincer/core/client/deviceauth"
 	"github.com/pincerhq/pincer/core/protocol"
 )
 
@@ -296,34 +295,6 @@ func (a *app) abortAgentRun(s *session, sessionKey, runID string) {
 	default:
 		fmt.Fprintf(a.stderr, "Interrupted; the run in session %s had already ended.\n", sessionKey)
 	}
-}
-
-// connectWithEvents is connect with an event callback: the run's chat
-// events arrive on the same connection as its result.
-func (a *app) connectWithEvents(ctx context.Context, f *clientFlags, scopes []string, onEvent func(protocol.EventFrame)) (*session, error) {
-	t, err := resolveTarget(a.profile, f)
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range t.Warnings {
-		fmt.Fprintf(a.stderr, "Warning: %s\n", w)
-	}
-	opt := a.clientOptions(t, f, scopes)
-	opt.OnEvent = onEvent
-	var kr *deviceauth.Keyring
-	if usesDeviceIdentity(t) {
-		kr, opt = a.withDeviceIdentity(opt)
-	}
-	start := time.Now()
-	c, err := client.Dial(ctx, opt)
-	if err != nil && kr != nil && kr.HandleConnectError(opt.URL, opt.Role, err) {
-		fmt.Fprintln(a.stderr, "Warning: the gateway rejected this device's stored token; forgot it and retrying without it")
-		c, err = client.Dial(ctx, opt)
-	}
-	if err != nil {
-		return nil, &connectError{target: t, err: err}
-	}
-	return &session{c: c, target: t, elapsed: time.Since(start)}, nil
 }
 
 // withScopedGateway connects with the given scopes for the length of

@@ -222,6 +222,12 @@ type session struct {
 // connect resolves the target and opens one connection with the given
 // scopes, as client "cli"/"cli" like the official CLI.
 func (a *app) connect(ctx context.Context, f *clientFlags, scopes []string) (*session, error) {
+	return a.connectWithEvents(ctx, f, scopes, nil)
+}
+
+// connectWithEvents is connect with an event callback (it runs on the read
+// loop and must not block on a call of the same client).
+func (a *app) connectWithEvents(ctx context.Context, f *clientFlags, scopes []string, onEvent func(protocol.EventFrame)) (*session, error) {
 	t, err := resolveTarget(a.profile, f)
 	if err != nil {
 		return nil, err
@@ -230,6 +236,7 @@ func (a *app) connect(ctx context.Context, f *clientFlags, scopes []string) (*se
 		fmt.Fprintf(a.stderr, "Warning: %s\n", w)
 	}
 	opt := a.clientOptions(t, f, scopes)
+	opt.OnEvent = onEvent
 	var kr *deviceauth.Keyring
 	if usesDeviceIdentity(t) {
 		kr, opt = a.withDeviceIdentity(opt)
