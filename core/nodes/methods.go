@@ -296,6 +296,12 @@ func (s *Service) handleInvoke(ctx context.Context, call *gateway.Call) (any, er
 	if err := call.Bind(&p); err != nil {
 		return nil, err
 	}
+	return s.Invoke(ctx, p)
+}
+
+// Invoke runs a command on a node under the gateway's command policy, as
+// node.invoke does (the agent's nodes tool calls it in process).
+func (s *Service) Invoke(ctx context.Context, p protocol.NodeInvokeParams) (protocol.NodeInvokeResult, error) {
 	command := strings.TrimSpace(p.Command)
 	timeout := DefaultInvokeTimeout
 	if p.TimeoutMs != nil {
@@ -311,7 +317,7 @@ func (s *Service) handleInvoke(ctx context.Context, call *gateway.Call) (any, er
 		ln, pn := s.live[p.NodeID], s.paired[p.NodeID]
 		if ln == nil || pn == nil {
 			s.mu.Unlock()
-			return nil, pairingChanged()
+			return protocol.NodeInvokeResult{}, pairingChanged()
 		}
 		approved := intersect(ln.declaredCommands, pn.Commands)
 		pol := s.policy()
@@ -327,7 +333,7 @@ func (s *Service) handleInvoke(ctx context.Context, call *gateway.Call) (any, er
 		}
 		if reason != "" {
 			s.mu.Unlock()
-			return nil, &protocol.Error{Code: protocol.CodeInvalidRequest, Message: pol.rejection(reason, command, ln.params.Client.Platform),
+			return protocol.NodeInvokeResult{}, &protocol.Error{Code: protocol.CodeInvalidRequest, Message: pol.rejection(reason, command, ln.params.Client.Platform),
 				Details: protocol.Details{"reason": reason, "command": command}}
 		}
 		id := uuid.NewString()
@@ -348,11 +354,11 @@ func (s *Service) handleInvoke(ctx context.Context, call *gateway.Call) (any, er
 			timer.Stop()
 		case <-timer.C:
 			s.dropWait(id)
-			return nil, nodeFailure(&protocol.NodeError{Code: "TIMEOUT", Message: "node invoke timed out"})
+			return protocol.NodeInvokeResult{}, nodeFailure(&protocol.NodeError{Code: "TIMEOUT", Message: "node invoke timed out"})
 		case <-ctx.Done():
 			timer.Stop()
 			s.dropWait(id)
-			return nil, protocol.Unavailable("node invoke cancelled", 0)
+			return protocol.NodeInvokeResult{}, protocol.Unavailable("node invoke cancelled", 0)
 		}
 		if !res.OK {
 			if res.Error != nil && res.Error.Code == "NODE_NOT_READY" && attempt < maxNotReadyRetries && time.Until(deadline) > 0 {
@@ -363,9 +369,9 @@ func (s *Service) handleInvoke(ctx context.Context, call *gateway.Call) (any, er
 				continue
 			}
 			if res.Error != nil && res.Error.Code == "NOT_CONNECTED" {
-				return nil, pairingChanged()
+				return protocol.NodeInvokeResult{}, pairingChanged()
 			}
-			return nil, nodeFailure(res.Error)
+			return protocol.NodeInvokeResult{}, nodeFailure(res.Error)
 		}
 		out := protocol.NodeInvokeResult{OK: true, NodeID: p.NodeID, Command: command, Payload: json.RawMessage("null")}
 		switch {

@@ -361,3 +361,10 @@ func (s *Service) List() protocol.NodeListResult {
 	})
 	return res
 }
+
+// Describe is node.describe for in-process callers.
+func (s *Service) Describe(id string) (protocol.NodeRow, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rowLocked(id)
+}
