@@ -23,7 +23,7 @@ func decodeArgs(raw json.RawMessage, v any) error {
 	if err := json.Unmarshal(raw, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
-			return fmt.Errorf("%s must be a %s, not a JSON %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+			return fmt.Errorf("%s must be %s, not a JSON %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
 		}
 		return fmt.Errorf("arguments are not valid JSON: %v", err)
 	}
@@ -33,17 +33,17 @@ func decodeArgs(raw json.RawMessage, v any) error {
 func jsonKind(goKind string) string {
 	switch goKind {
 	case "string":
-		return "string"
+		return "a string"
 	case "int", "int64", "int32", "float64", "float32":
-		return "number"
+		return "a number"
 	case "bool":
-		return "boolean"
-	case "slice":
-		return "array"
-	case "map", "struct":
-		return "object"
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct", "ptr":
+		return "an object"
 	}
-	return goKind
+	return "a " + goKind
 }
 
 // argError is the result for arguments a tool cannot use.
@@ -53,11 +53,14 @@ func argError(tool string, err error) Result {
 
 // jsonText renders v as the text a model reads.
 func jsonText(v any) string {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep <, > and & readable
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		return fmt.Sprintf("%v", v)
 	}
-	return string(b)
+	return strings.TrimSuffix(buf.String(), "\n")
 }
 
 // clip shortens s to at most n bytes on a rune boundary, for quoting input
