@@ -285,6 +285,7 @@ func (r *Runtime) loop(ctx context.Context, rn *run) *runResult {
 		last := &msgs[len(msgs)-1]
 		last.Content = append(last.Content, rn.req.Images...)
 	}
+	set := r.toolSet(cfg, rn.req.AgentID)
 	em.status("starting_model")
 	itemID := uuid.NewString()
 	var text strings.Builder
@@ -310,7 +311,7 @@ func (r *Runtime) loop(ctx context.Context, rn *run) *runResult {
 			}
 			return nil
 		}
-		resp, err := reg.Run(ctx, refs, providers.Request{System: system, Messages: msgs, Tools: nil}, onEvent)
+		resp, err := reg.Run(ctx, refs, providers.Request{System: system, Messages: msgs, Tools: set.Specs()}, onEvent)
 		flush(true)
 		if resp != nil {
 			em.agent("lifecycle", map[string]any{"phase": "model", "provider": resp.Provider, "model": resp.Model})
@@ -324,7 +325,14 @@ func (r *Runtime) loop(ctx context.Context, rn *run) *runResult {
 			return r.fail(rn, res, err, text.String()+turnText)
 		}
 		text.WriteString(resp.Text)
-		assistant := sessions.Message{Role: "assistant", Content: mustRaw([]map[string]any{{"type": "text", "text": resp.Text}}),
+		content := []map[string]any{}
+		if resp.Text != "" {
+			content = append(content, map[string]any{"type": "text", "text": resp.Text})
+		}
+		for _, tc := range resp.ToolCalls {
+			content = append(content, map[string]any{"type": "toolCall", "id": tc.ID, "name": tc.Name, "arguments": orEmptyObject(tc.Arguments)})
+		}
+		assistant := sessions.Message{Role: "assistant", Content: mustRaw(content),
 			RunID: rn.req.RunID, Provider: resp.Provider, Model: resp.Model, API: resp.API, StopReason: resp.StopReason,
 			Usage: &sessions.Usage{Input: resp.Usage.Input, Output: resp.Usage.Output, CacheRead: resp.Usage.CacheRead,
 				CacheWrite: resp.Usage.CacheWrite, TotalTokens: resp.Usage.Total()}}
@@ -334,7 +342,11 @@ func (r *Runtime) loop(ctx context.Context, rn *run) *runResult {
 			}
 		}
 		res.StopReason = resp.StopReason
-		msgs = append(msgs, providers.Message{Role: providers.RoleAssistant, Content: []providers.Part{{Type: "text", Text: resp.Text}}})
+		am := providers.Message{Role: providers.RoleAssistant, ToolCalls: resp.ToolCalls}
+		if resp.Text != "" {
+			am.Content = []providers.Part{{Type: "text", Text: resp.Text}}
+		}
+		msgs = append(msgs, am)
 		if len(resp.ToolCalls) == 0 {
 			if rn.hasSteered() {
 				// A message steered in while the model answered gets its own turn.
@@ -343,9 +355,16 @@ func (r *Runtime) loop(ctx context.Context, rn *run) *runResult {
 			}
 			break
 		}
-		// Tools arrive with the tools work; a model asking for one now
-		// ends the turn with what it said.
-		break
+		msgs = append(msgs, r.runTools(ctx, rn, set, dir, resp.ToolCalls, res)...)
+		if ctx.Err() != nil {
+			return r.fail(rn, res, ctx.Err(), text.String())
+		}
+		if turn == maxModelTurns {
+			res.StopReason = "max_turns"
+		}
+		if resp.Text != "" {
+			text.WriteString("\n\n")
+		}
 	}
 	em.agent("usage", map[string]any{"outputTokens": res.Usage.Output})
 	res.Status, res.Text = "ok", text.String()
@@ -542,20 +561,14 @@ func toProviderMessages(history []sessions.Message) []providers.Message {
 			}
 			out = append(out, providers.Message{Role: providers.RoleUser, Content: []providers.Part{{Type: "text", Text: s}}})
 		case "assistant":
-			var parts []struct {
-				Type, Text string
-			}
-			_ = json.Unmarshal(m.Content, &parts)
-			var b strings.Builder
-			for _, p := range parts {
-				if p.Type == "text" {
-					b.WriteString(p.Text)
-				}
-			}
-			if b.Len() == 0 {
+			parts, calls := partsFromWire(m.Content)
+			if len(parts) == 0 && len(calls) == 0 {
 				continue
 			}
-			out = append(out, providers.Message{Role: providers.RoleAssistant, Content: []providers.Part{{Type: "text", Text: b.String()}}})
+			out = append(out, providers.Message{Role: providers.RoleAssistant, Content: parts, ToolCalls: calls})
+		case "tool":
+			parts, _ := partsFromWire(m.Content)
+			out = append(out, providers.Message{Role: providers.RoleTool, ToolCallID: m.ToolCallID, Content: parts, IsError: m.IsError})
 		}
 	}
 	return out

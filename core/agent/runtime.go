@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/pincerhq/pincer/core/agent/providers"
+	"github.com/pincerhq/pincer/core/approvals"
 	"github.com/pincerhq/pincer/core/config"
 	"github.com/pincerhq/pincer/core/gateway"
+	"github.com/pincerhq/pincer/core/nodes"
 	"github.com/pincerhq/pincer/core/sessions"
 )
 
@@ -40,6 +42,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// Getenv reads provider keys (nil: os.Getenv).
 	Getenv func(string) string
+	// Approvals raises exec approvals (nil: commands needing one are denied).
+	Approvals *approvals.Manager
+	// Nodes backs the nodes tool (nil: no nodes tool).
+	Nodes *nodes.Service
 }
 
 // Runtime runs agents: one active run per session, a queue behind it,
@@ -55,6 +61,7 @@ type Runtime struct {
 	runs     map[string]*run   // run id → run (kept a while after it ends)
 	ollama   string            // detected Ollama model ref, "" when none
 	detected bool
+	execs    execTools
 }
 
 // New makes a runtime; Attach registers it with a gateway.

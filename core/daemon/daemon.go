@@ -196,7 +196,8 @@ func Run(ctx context.Context, opt Options) error {
 	if err != nil {
 		return err
 	}
-	rt := agent.New(agent.Options{Config: current, Sessions: sess, Logger: log, StateDir: paths.StateDir})
+	rt := agent.New(agent.Options{Config: current, Sessions: sess, Logger: log, StateDir: paths.StateDir,
+		Approvals: execApprovals, Nodes: nodeReg})
 	rt.Recover(ctx)
 	rt.Attach(srv)
 	hb.SetRunner(rt.Heartbeat)

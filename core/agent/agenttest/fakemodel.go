@@ -25,10 +25,34 @@ type Model struct {
 	calls atomic.Int64
 
 	mu         sync.Mutex
+	script     func(req map[string]any) Turn
 	reply      func(lastUser string) string
 	chunkDelay time.Duration
 	status     int
 	requests   []map[string]any
+}
+
+// Turn is one scripted model answer.
+type Turn struct {
+	Text      string
+	ToolCalls []ToolCall
+}
+
+// ToolCall is a scripted tool call (Args is a JSON object).
+type ToolCall struct{ ID, Name, Args string }
+
+// SetScript makes the model answer script(request) — text and/or tool
+// calls; it takes precedence over SetReply. nil: back to replies.
+func (m *Model) SetScript(script func(req map[string]any) Turn) { m.mu.Lock(); m.script = script; m.mu.Unlock() }
+
+// LastMessage is the request's last message (role, content …).
+func LastMessage(req map[string]any) map[string]any {
+	msgs, _ := req["messages"].([]any)
+	if len(msgs) == 0 {
+		return nil
+	}
+	m, _ := msgs[len(msgs)-1].(map[string]any)
+	return m
 }
 
 // SetReply makes the model answer reply(lastUser); nil: echo.
@@ -93,7 +117,7 @@ func (m *Model) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	m.mu.Lock()
 	m.requests = append(m.requests, req)
-	reply, delay, status := m.reply, m.chunkDelay, m.status
+	script, reply, delay, status := m.script, m.reply, m.chunkDelay, m.status
 	m.mu.Unlock()
 	if status != 0 {
 		w.Header().Set("Content-Type", "application/json")
@@ -102,10 +126,14 @@ func (m *Model) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	last := lastUserText(req)
-	text := "Hello from fake model. Echo: " + last
-	if reply != nil {
-		text = reply(last)
+	turn := Turn{Text: "Hello from fake model. Echo: " + last}
+	switch {
+	case script != nil:
+		turn = script(req)
+	case reply != nil:
+		turn = Turn{Text: reply(last)}
 	}
+	text := turn.Text
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	fl, _ := w.(http.Flusher)
@@ -139,7 +167,18 @@ func (m *Model) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	send(chunk(map[string]any{}, "stop"))
+	for i, tc := range turn.ToolCalls {
+		send(chunk(map[string]any{"tool_calls": []any{map[string]any{"index": i, "id": tc.ID, "type": "function",
+			"function": map[string]any{"name": tc.Name, "arguments": ""}}}}, nil))
+		for _, piece := range pieces(tc.Args, 10) {
+			send(chunk(map[string]any{"tool_calls": []any{map[string]any{"index": i, "function": map[string]any{"arguments": piece}}}}, nil))
+		}
+	}
+	finish := "stop"
+	if len(turn.ToolCalls) > 0 {
+		finish = "tool_calls"
+	}
+	send(chunk(map[string]any{}, finish))
 	send(map[string]any{"id": id, "object": "chat.completion.chunk", "created": time.Now().Unix(), "model": "fake-1",
 		"choices": []any{}, "usage": map[string]any{"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
 	fmt.Fprint(w, "data: [DONE]\n\n")
