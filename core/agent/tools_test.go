@@ -63,7 +63,9 @@ func TestToolLoop(t *testing.T) {
 		d, _ := p["data"].(map[string]any)
 		return p["stream"] == "tool" && d["phase"] == "result" && d["name"] == "read"
 	})
-	other.waitFor(t, "final", func(ev string, p map[string]any) bool { return ev == "chat" && p["state"] == "final" && p["runId"] == "tools-1" })
+	other.waitFor(t, "final", func(ev string, p map[string]any) bool {
+		return ev == "chat" && p["state"] == "final" && p["runId"] == "tools-1"
+	})
 	if n := toolEv(other); n != 0 {
 		t.Fatalf("a client without tool-events got %d tool events", n)
 	}
@@ -117,14 +119,20 @@ func TestExecAsksForApproval(t *testing.T) {
 	g := daemontest.Start(t, daemon.Options{}, m.Config())
 	approver := &recorder{ch: make(chan struct{}, 64)}
 	aopt := g.Options(protocol.ScopeApprovals, protocol.ScopeRead)
-	var ac = new(struct{ c interface{ Call(context.Context, string, any, any) error } })
+	var ac = new(struct {
+		c interface {
+			Call(context.Context, string, any, any) error
+		}
+	})
 	aopt.OnEvent = func(ev protocol.EventFrame) {
 		if ev.Event != "exec.approval.requested" {
 			return
 		}
 		var p struct{ ID string }
 		_ = json.Unmarshal(ev.Payload, &p)
-		go func() { _ = ac.c.Call(context.Background(), "exec.approval.resolve", map[string]any{"id": p.ID, "decision": "allow-once"}, nil) }()
+		go func() {
+			_ = ac.c.Call(context.Background(), "exec.approval.resolve", map[string]any{"id": p.ID, "decision": "allow-once"}, nil)
+		}()
 		approver.on(protocol.EventFrame{Event: "chat", Payload: ev.Payload})
 	}
 	ac.c = g.DialWith(t, aopt)

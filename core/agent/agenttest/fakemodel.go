@@ -43,7 +43,11 @@ type ToolCall struct{ ID, Name, Args string }
 
 // SetScript makes the model answer script(request) — text and/or tool
 // calls; it takes precedence over SetReply. nil: back to replies.
-func (m *Model) SetScript(script func(req map[string]any) Turn) { m.mu.Lock(); m.script = script; m.mu.Unlock() }
+func (m *Model) SetScript(script func(req map[string]any) Turn) {
+	m.mu.Lock()
+	m.script = script
+	m.mu.Unlock()
+}
 
 // LastMessage is the request's last message (role, content …).
 func LastMessage(req map[string]any) map[string]any {
