@@ -56,6 +56,7 @@ type Config struct {
 	Gateway GatewayConfig `json:"gateway"`
 	Agents  AgentsConfig  `json:"agents"`
 	Models  ModelsConfig  `json:"models"`
+	MCP     MCPConfig     `json:"mcp"`
 	Logging LoggingConfig `json:"logging"`
 	// Raw is the parsed document as written (for config.get); nil when
 	// there is no file.
@@ -180,6 +181,33 @@ type ProviderModel struct {
 	Name          string `json:"name,omitempty"`
 	ContextWindow int64  `json:"contextWindow,omitempty" jsonschema:"minimum=0"`
 	Reasoning     bool   `json:"reasoning,omitempty"`
+}
+
+// MCPConfig is mcp.*: MCP servers whose tools the agents may use.
+type MCPConfig struct {
+	Servers map[string]MCPServer `json:"servers,omitempty"`
+}
+
+// MCPServer is mcp.servers.<name>: a stdio server (command) or a remote one
+// (url, streamable HTTP or SSE).
+type MCPServer struct {
+	Command             string            `json:"command,omitempty"`
+	Args                []string          `json:"args,omitempty"`
+	Env                 map[string]string `json:"env,omitempty"`
+	Cwd                 string            `json:"cwd,omitempty"`
+	URL                 string            `json:"url,omitempty"`
+	Transport           string            `json:"transport,omitempty" jsonschema:"enum=stdio,enum=streamable-http,enum=http,enum=sse"`
+	Headers             map[string]string `json:"headers,omitempty"`
+	Enabled             *bool             `json:"enabled,omitempty"`
+	RequestTimeoutMs    int64             `json:"requestTimeoutMs,omitempty"`
+	ConnectionTimeoutMs int64             `json:"connectionTimeoutMs,omitempty"`
+	ToolFilter          MCPToolFilter     `json:"toolFilter"`
+}
+
+// MCPToolFilter selects a server's tools by exact name or "*" glob.
+type MCPToolFilter struct {
+	Include []string `json:"include,omitempty"`
+	Exclude []string `json:"exclude,omitempty"`
 }
 
 // LoggingConfig is logging.*.

@@ -772,3 +772,26 @@ func TestAgentToolSettings(t *testing.T) {
 		t.Fatalf("bad exec mode: %v", err)
 	}
 }
+
+func TestMCPServers(t *testing.T) {
+	p := tempPaths(t)
+	writeConfig(t, p, `{mcp: {servers: {
+  docs: {command: "uvx", args: ["mcp-server-fetch"], env: {A: "1"}},
+  remote: {url: "https://example.com/mcp", transport: "streamable-http", headers: {Authorization: "Bearer x"},
+           toolFilter: {include: ["search*"]}, enabled: false},
+}}}`)
+	cfg, _, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, r := cfg.MCP.Servers["docs"], cfg.MCP.Servers["remote"]
+	if d.Command != "uvx" || len(d.Args) != 1 || d.Env["A"] != "1" || r.URL == "" || r.Headers["Authorization"] == "" ||
+		len(r.ToolFilter.Include) != 1 || r.Enabled == nil || *r.Enabled {
+		t.Fatalf("mcp = %+v", cfg.MCP)
+	}
+	writeConfig(t, p, `{mcp: {servers: {bad: {}, worse: {url: "ftp://x"}}}}`)
+	_, _, err = Load(p)
+	if err == nil || !strings.Contains(err.Error(), "mcp.servers.bad") || !strings.Contains(err.Error(), "mcp.servers.worse.url") {
+		t.Fatalf("bad servers: %v", err)
+	}
+}

@@ -322,11 +322,11 @@ var openClawTopLevel = map[string]bool{
 	"broadcast": true, "attachments": true, "messages": true, "tts": true,
 	"commands": true, "approvals": true, "session": true, "cron": true,
 	"transcripts": true, "hooks": true, "channels": true, "discovery": true,
-	"talk": true, "cloudWorkers": true, "desktop": true, "memory": true, "mcp": true,
+	"talk": true, "cloudWorkers": true, "desktop": true, "memory": true,
 	"skills": true, "plugins": true, "surfaces": true, "proxy": true,
 }
 
-var topLevelKeys = []string{"gateway", "agents", "models", "logging"}
+var topLevelKeys = []string{"gateway", "agents", "models", "logging", "mcp"}
 
 func (k *checker) root(m map[string]any, c *Config) {
 	for _, key := range sortedKeys(m) {
@@ -342,6 +342,8 @@ func (k *checker) root(m map[string]any, c *Config) {
 			k.models(path, v, &c.Models)
 		case key == "logging":
 			k.logging(path, v, &c.Logging)
+		case key == "mcp":
+			k.mcp(path, v, &c.MCP)
 		case key == "$schema" || key == "meta":
 			// Editor hint and OpenClaw's write bookkeeping; nothing to apply.
 		case key == "$include":
@@ -1085,4 +1087,111 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(rb)]
+}
+
+// mcp reads mcp.servers.<name>: stdio {command, args, env, cwd} or remote
+// {url, transport, headers}, with enabled, timeouts and toolFilter.
+func (k *checker) mcp(path string, v any, c *MCPConfig) {
+	m, ok := k.object(path, v)
+	if !ok {
+		return
+	}
+	for _, key := range sortedKeys(m) {
+		v, p := m[key], child(path, key)
+		if v == nil {
+			continue
+		}
+		if key != "servers" {
+			k.warn(p, unsupported)
+			continue
+		}
+		servers, ok := k.object(p, v)
+		if !ok {
+			continue
+		}
+		c.Servers = map[string]MCPServer{}
+		for _, name := range sortedKeys(servers) {
+			sp := child(p, name)
+			sm, ok := k.object(sp, servers[name])
+			if !ok {
+				continue
+			}
+			var s MCPServer
+			for _, f := range sortedKeys(sm) {
+				fv, fp := sm[f], child(sp, f)
+				if fv == nil {
+					continue
+				}
+				switch f {
+				case "command":
+					s.Command, _ = k.str(fp, fv)
+				case "args":
+					s.Args, _ = k.stringList(fp, fv)
+				case "cwd":
+					s.Cwd, _ = k.str(fp, fv)
+				case "url":
+					s.URL, _ = k.str(fp, fv)
+				case "transport", "type":
+					if t, ok := k.oneOf(fp, fv, "stdio", "streamable-http", "http", "sse"); ok {
+						s.Transport = t
+					}
+				case "env", "headers":
+					obj, ok := k.object(fp, fv)
+					if !ok {
+						continue
+					}
+					out := map[string]string{}
+					for _, hk := range sortedKeys(obj) {
+						if hv, ok := k.str(child(fp, hk), obj[hk]); ok {
+							out[hk] = hv
+						}
+					}
+					if f == "env" {
+						s.Env = out
+					} else {
+						s.Headers = out
+					}
+				case "enabled":
+					if b, ok := k.boolean(fp, fv); ok {
+						s.Enabled = &b
+					}
+				case "requestTimeoutMs":
+					if n, ok := k.integer(fp, fv, 1, 3600000); ok {
+						s.RequestTimeoutMs = n
+					}
+				case "connectionTimeoutMs":
+					if n, ok := k.integer(fp, fv, 1, 600000); ok {
+						s.ConnectionTimeoutMs = n
+					}
+				case "toolFilter":
+					tf, ok := k.object(fp, fv)
+					if !ok {
+						continue
+					}
+					for _, tk := range sortedKeys(tf) {
+						switch tk {
+						case "include":
+							s.ToolFilter.Include, _ = k.stringList(child(fp, tk), tf[tk])
+						case "exclude":
+							s.ToolFilter.Exclude, _ = k.stringList(child(fp, tk), tf[tk])
+						default:
+							k.warn(child(fp, tk), unsupported)
+						}
+					}
+				default:
+					k.warn(fp, unsupported)
+				}
+			}
+			switch {
+			case s.Command == "" && s.URL == "":
+				k.fail(sp, "needs a command (stdio) or a url (remote)")
+			case s.Command != "" && s.URL != "":
+				k.fail(sp, "has both a command and a url; pick one")
+			case s.URL != "" && !strings.HasPrefix(s.URL, "http://") && !strings.HasPrefix(s.URL, "https://"):
+				k.fail(child(sp, "url"), "must be an http(s) URL (got %q)", s.URL)
+			default:
+				c.Servers[name] = s
+			}
+		}
+	}
 }
