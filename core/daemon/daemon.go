@@ -197,7 +197,7 @@ func Run(ctx context.Context, opt Options) error {
 		return err
 	}
 	rt := agent.New(agent.Options{Config: current, Sessions: sess, Logger: log, StateDir: paths.StateDir,
-		Approvals: execApprovals, Nodes: nodeReg})
+		Approvals: execApprovals, Nodes: nodeReg, Getenv: providerEnv(paths.StateDir, opt.Profile, log)})
 	rt.Recover(ctx)
 	rt.Attach(srv)
 	hb.SetRunner(rt.Heartbeat)
