@@ -56,9 +56,15 @@ type cliResult struct {
 
 func runCLI(t *testing.T, args ...string) cliResult {
 	t.Helper()
+	return runCLIWithStdin(t, "", args...)
+}
+
+// runCLIWithStdin runs the CLI with stdin holding input.
+func runCLIWithStdin(t *testing.T, input string, args ...string) cliResult {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	var res cliResult
-	a := &app{stdout: &out, stderr: &errOut, runDaemon: func(ctx context.Context, opt daemon.Options) error {
+	a := &app{stdin: strings.NewReader(input), stdout: &out, stderr: &errOut, runDaemon: func(ctx context.Context, opt daemon.Options) error {
 		res.daemonOpts = &opt
 		return nil
 	}}

@@ -40,6 +40,7 @@ func main() {
 // app is the state shared by the commands of one invocation.
 type app struct {
 	profile string
+	stdin   io.Reader // nil: os.Stdin
 	stdout  io.Writer
 	stderr  io.Writer
 
@@ -113,6 +114,9 @@ func (a *app) rootCmd() *cobra.Command {
 	}
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
+	if a.stdin != nil {
+		root.SetIn(a.stdin)
+	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().StringVar(&a.profile, "profile", "", "use the state directory of profile `NAME` (~/.pincer-NAME)")
 	root.CompletionOptions.HiddenDefaultCmd = true

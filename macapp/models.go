@@ -30,6 +30,7 @@ func (a *app) modelsCmd() *cobra.Command {
 	c := groupCmd("models", "List the models agents can use and set the primary one",
 		a.modelsListCmd(),
 		a.modelsSetCmd(),
+		a.modelsAuthCmd(),
 	)
 	c.Long = "List the models the gateway's providers offer (models.providers in the config) and set\n" +
 		"the agents' primary model (agents.defaults.model.primary)."

@@ -30,7 +30,11 @@ type Model struct {
 	chunkDelay time.Duration
 	status     int
 	requests   []map[string]any
+	auth       string
 }
+
+// Authorization is the Authorization header of the last request.
+func (m *Model) Authorization() string { m.mu.Lock(); defer m.mu.Unlock(); return m.auth }
 
 // Turn is one scripted model answer.
 type Turn struct {
@@ -121,6 +125,7 @@ func (m *Model) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	m.mu.Lock()
 	m.requests = append(m.requests, req)
+	m.auth = r.Header.Get("Authorization")
 	script, reply, delay, status := m.script, m.reply, m.chunkDelay, m.status
 	m.mu.Unlock()
 	if status != 0 {
