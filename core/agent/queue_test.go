@@ -112,3 +112,20 @@ func eventIndex(rec *recorder, runID, state string) int {
 	}
 	return -1
 }
+
+func TestRunTimeout(t *testing.T) {
+	m := fakeModel(t)
+	m.SetChunkDelay(300 * time.Millisecond)
+	g := daemontest.Start(t, daemon.Options{}, m.Config())
+	c, rec := dialRec(t, g, protocol.ScopeWrite, protocol.ScopeRead)
+	daemontest.Call(t, c, "chat.send", map[string]any{"sessionKey": "slow", "message": "take your time", "idempotencyKey": "t1", "timeoutMs": 500}, nil)
+	p := finalOf(t, rec, "t1")
+	if p["state"] != "error" || p["errorKind"] != "timeout" {
+		t.Fatalf("timed-out run = %v", p)
+	}
+	var w map[string]any
+	daemontest.Call(t, c, "agent.wait", map[string]any{"runId": "t1", "timeoutMs": 1000}, &w)
+	if w["status"] != "timeout" {
+		t.Fatalf("agent.wait = %v", w)
+	}
+}
