@@ -90,7 +90,7 @@ func (r *Runtime) toolSet(cfg *config.Config, agentID string) *tools.Set {
 	all = append(all, tools.NewWebFetch(false), r.execTool(agentID, ts))
 	all = append(all, tools.SessionTools(sessionsAPI{r})...)
 	if r.opt.Nodes != nil {
-		all = append(all, tools.NewNodes(nodesAPI{r.opt.Nodes}))
+		all = append(all, tools.NewNodes(nodesAPI{r.opt.Nodes}), tools.NewCanvas(nodesAPI{r.opt.Nodes}))
 	}
 	return tools.NewSet(tools.Policy{Allow: ts.Allow, Deny: ts.Deny}, all...)
 }
