@@ -147,7 +147,32 @@ func (a nodesAPI) List(ctx context.Context) (json.RawMessage, error) {
 	return json.Marshal(a.n.List())
 }
 
+// resolve maps a node id, unique id prefix or exact display name to an id.
+func (a nodesAPI) resolve(ref string) string {
+	ref = strings.TrimSpace(ref)
+	if _, ok := a.n.Describe(ref); ok {
+		return ref
+	}
+	var byName, byPrefix []string
+	for _, row := range a.n.List().Nodes {
+		if strings.EqualFold(row.DisplayName, ref) {
+			byName = append(byName, row.NodeID)
+		}
+		if ref != "" && strings.HasPrefix(row.NodeID, ref) {
+			byPrefix = append(byPrefix, row.NodeID)
+		}
+	}
+	switch {
+	case len(byName) == 1:
+		return byName[0]
+	case len(byPrefix) == 1:
+		return byPrefix[0]
+	}
+	return ref
+}
+
 func (a nodesAPI) Describe(ctx context.Context, id string) (json.RawMessage, error) {
+	id = a.resolve(id)
 	row, ok := a.n.Describe(id)
 	if !ok {
 		return nil, protocol.InvalidRequest("unknown nodeId")
@@ -157,7 +182,7 @@ func (a nodesAPI) Describe(ctx context.Context, id string) (json.RawMessage, err
 
 func (a nodesAPI) Invoke(ctx context.Context, id, command string, params json.RawMessage, timeout time.Duration) (json.RawMessage, error) {
 	ms := timeout.Milliseconds()
-	res, err := a.n.Invoke(ctx, protocol.NodeInvokeParams{NodeID: id, Command: command, Params: params, TimeoutMs: &ms,
+	res, err := a.n.Invoke(ctx, protocol.NodeInvokeParams{NodeID: a.resolve(id), Command: command, Params: params, TimeoutMs: &ms,
 		IdempotencyKey: uuid.NewString()})
 	if err != nil {
 		return nil, err
