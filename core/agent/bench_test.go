@@ -21,10 +21,15 @@ import (
 //
 //	go test -run x -bench ChatSendToFinal -benchtime 2000x ./core/agent/
 func BenchmarkChatSendToFinal(b *testing.B) {
+	for _, clients := range []int{1, 8} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) { benchChatSend(b, clients) })
+	}
+}
+
+func benchChatSend(b *testing.B, clients int) {
 	m := fakeModelB(b)
 	g := daemontest.Start(b, daemon.Options{}, m.Config())
 	const sessions = 100
-	const clients = 8
 	type waiter struct {
 		start time.Time
 		done  chan time.Duration
