@@ -307,7 +307,7 @@ func TestRetryAfterBackoff(t *testing.T) {
 		}
 		h.ServeHTTP(w, r)
 	}))
-	defer srv.Close()
+	t.Cleanup(srv.Close) // after the manager closes (it holds streams open)
 
 	m := newTestManager(t)
 	m.backoffMin = 300 * time.Millisecond
@@ -418,7 +418,7 @@ func TestSSE(t *testing.T) {
 	s := testMCPServer(t)
 	h := sdk.NewSSEHandler(func(*http.Request) *sdk.Server { return s }, nil)
 	srv := httptest.NewServer(h)
-	defer srv.Close()
+	t.Cleanup(srv.Close) // after the manager closes (it holds streams open)
 	m := newTestManager(t)
 	m.Sync(context.Background(), map[string]config.MCPServer{"legacy": {URL: srv.URL, Transport: "sse", ConnectionTimeoutMs: 2000}})
 	if st := m.Status(); !st[0].Connected || st[0].Transport != "sse" {

@@ -80,19 +80,9 @@ func startProc(cfg config.MCPServer, log *slog.Logger) (*proc, sdk.Transport, er
 // SIGTERM and finally SIGKILL to its process group, and kills whatever the
 // server left behind in the group.
 func (p *proc) stop(grace time.Duration) {
-	wait := func() bool {
-		t := time.NewTimer(grace)
-		defer t.Stop()
-		select {
-		case <-p.exited:
-			return true
-		case <-t.C:
-			return false
-		}
-	}
-	if !wait() {
+	if !p.exitedWithin(grace) {
 		terminateGroup(p.cmd.Process)
-		if !wait() {
+		if !p.exitedWithin(grace) {
 			killGroup(p.cmd.Process)
 			<-p.exited
 		}
@@ -103,19 +93,29 @@ func (p *proc) stop(grace time.Duration) {
 // describe adds the process's exit status (when it has exited) and the end
 // of its stderr to msg.
 func (p *proc) describe(msg string) string {
-	select {
-	case <-p.exited:
+	if p.exitedWithin(100 * time.Millisecond) {
 		if p.err != nil {
 			msg += " (" + p.err.Error() + ")"
 		} else {
-			msg += " (exited)"
+			msg += " (exit status 0)"
 		}
-	case <-time.After(100 * time.Millisecond):
 	}
 	if tail := strings.TrimSpace(p.stderr.String()); tail != "" {
 		msg += "; stderr: " + tail
 	}
 	return msg
+}
+
+// exitedWithin reports whether the process has exited, waiting up to d.
+func (p *proc) exitedWithin(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-p.exited:
+		return true
+	case <-t.C:
+		return false
+	}
 }
 
 func expandHome(p string) string {

@@ -20,6 +20,12 @@ import (
 	"github.com/pincerhq/pincer/core/protocol"
 )
 
+// handshakeVersion is the protocol version the client asks for: the
+// classic initialize handshake every server implements (newer servers
+// accept it; the SDK's default first tries server/discover, which servers
+// on older SDKs may not tolerate before initialize).
+const handshakeVersion = "2025-11-25"
+
 // server is one configured MCP server and its (re)connections.
 type server struct {
 	m      *Manager
@@ -48,6 +54,7 @@ type conn struct {
 	httpTr *http.Transport    // remote
 	stale  atomic.Bool        // the server said its tool list changed
 	dead   chan struct{}      // closed when the session ends
+	since  time.Time          // connected at
 }
 
 // close ends the session and, for stdio, stops the process.
@@ -171,8 +178,9 @@ func (s *server) connect(done chan struct{}, cfg config.MCPServer) {
 			"error", err.Error(), "retryIn", wait.String())
 		return
 	}
+	// failures is reset once the connection proves stable (see lost).
 	s.conn, s.list = c, list
-	s.failures, s.lastErr = 0, ""
+	s.lastErr = ""
 	s.mu.Unlock()
 	s.m.log.Info("mcp server connected", "server", s.name, "transport", s.kind, "tools", len(list))
 	go s.watch(c)
@@ -198,32 +206,43 @@ func (s *server) watch(c *conn) {
 	if c.proc != nil {
 		msg = c.proc.describe("server process ended")
 	}
-	s.mu.Lock()
-	if s.conn != c {
-		s.mu.Unlock()
-		return
+	if s.lost(c, msg) {
+		_ = c.close(s.m.stopGrace)
 	}
-	s.conn, s.list = nil, nil
-	s.lastErr = msg
-	s.retryAt = time.Now() // reconnect on next use
-	s.mu.Unlock()
-	s.m.log.Warn("mcp server disconnected", "server", s.name, "error", msg)
-	_ = c.close(s.m.stopGrace)
 }
 
 // drop closes a connection found broken while in use.
 func (s *server) drop(c *conn, err error) {
+	if s.lost(c, err.Error()) {
+		go func() { _ = c.close(s.m.stopGrace) }()
+	}
+}
+
+// stableAfter is how long a connection must last for its loss to count
+// as an accident rather than another failure (a crash-looping server backs
+// off like one that cannot be reached).
+const stableAfter = 30 * time.Second
+
+// lost takes c, if still current, out of service; the caller closes it.
+func (s *server) lost(c *conn, msg string) bool {
 	s.mu.Lock()
 	if s.conn != c {
 		s.mu.Unlock()
-		return
+		return false
 	}
 	s.conn, s.list = nil, nil
-	s.lastErr = err.Error()
-	s.retryAt = time.Now()
+	s.lastErr = msg
+	wait := time.Duration(0) // reconnect on next use
+	if time.Since(c.since) >= stableAfter {
+		s.failures = 0
+	} else {
+		s.failures++
+		wait = s.m.backoff(s.failures)
+	}
+	s.retryAt = time.Now().Add(wait)
 	s.mu.Unlock()
-	s.m.log.Warn("mcp server connection lost", "server", s.name, "error", err.Error())
-	go func() { _ = c.close(s.m.stopGrace) }()
+	s.m.log.Warn("mcp server disconnected", "server", s.name, "error", msg, "retryIn", wait.String())
+	return true
 }
 
 // close disconnects the server for good, waiting for an attempt in flight.
@@ -259,8 +278,13 @@ func (s *server) live(ctx context.Context) (*conn, error) {
 		}
 		ch := s.kick()
 		if ch == nil {
-			return nil, fmt.Errorf("MCP server %q is unavailable (%s); next retry in %s",
-				s.name, lastErr, time.Until(retryAt).Round(time.Second))
+			wait := time.Until(retryAt)
+			if wait < time.Second {
+				wait = wait.Round(100 * time.Millisecond)
+			} else {
+				wait = wait.Round(time.Second)
+			}
+			return nil, fmt.Errorf("MCP server %q is unavailable (%s); next retry in %s", s.name, lastErr, wait)
 		}
 		select {
 		case <-ch:
@@ -361,15 +385,19 @@ func (s *server) dial(ctx context.Context, cfg config.MCPServer) (*conn, []*sdk.
 			t = &sdk.StreamableClientTransport{Endpoint: cfg.URL, HTTPClient: hc}
 		}
 	}
-	sess, err := client.Connect(ctx, t, nil)
+	sess, err := client.Connect(ctx, t, &sdk.ClientSessionOptions{ProtocolVersion: handshakeVersion})
 	if err != nil {
-		_ = c.close(s.m.stopGrace)
 		if c.proc != nil {
-			return nil, nil, errors.New(c.proc.describe(err.Error()))
+			if c.proc.exitedWithin(100 * time.Millisecond) {
+				err = errors.New(c.proc.describe("server process exited during startup"))
+			} else {
+				err = errors.New(c.proc.describe(err.Error()))
+			}
 		}
+		_ = c.close(s.m.stopGrace)
 		return nil, nil, err
 	}
-	c.sess = sess
+	c.sess, c.since = sess, time.Now()
 	go func() {
 		_ = sess.Wait()
 		close(c.dead)
