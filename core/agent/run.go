@@ -285,7 +285,7 @@ func (r *Runtime) loop(ctx context.Context, rn *run) *runResult {
 		last := &msgs[len(msgs)-1]
 		last.Content = append(last.Content, rn.req.Images...)
 	}
-	set := r.toolSet(cfg, rn.req.AgentID)
+	set := r.toolSet(ctx, cfg, rn.req.AgentID)
 	em.status("starting_model")
 	itemID := uuid.NewString()
 	var text strings.Builder

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pincerhq/pincer/core/agent/mcp"
 	"github.com/pincerhq/pincer/core/agent/providers"
 	"github.com/pincerhq/pincer/core/approvals"
 	"github.com/pincerhq/pincer/core/config"
@@ -46,6 +47,8 @@ type Options struct {
 	Approvals *approvals.Manager
 	// Nodes backs the nodes tool (nil: no nodes tool).
 	Nodes *nodes.Service
+	// MCP offers the tools of configured MCP servers (nil: none).
+	MCP *mcp.Manager
 }
 
 // Runtime runs agents: one active run per session, a queue behind it,

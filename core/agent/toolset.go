@@ -84,13 +84,17 @@ func (r *Runtime) askExec(ctx context.Context, req tools.ExecRequest) (string, e
 }
 
 // toolSet is what a run may use.
-func (r *Runtime) toolSet(cfg *config.Config, agentID string) *tools.Set {
+func (r *Runtime) toolSet(ctx context.Context, cfg *config.Config, agentID string) *tools.Set {
 	ts := toolSettings(cfg, agentID)
 	all := tools.FileTools()
 	all = append(all, tools.NewWebFetch(false), r.execTool(agentID, ts))
 	all = append(all, tools.SessionTools(sessionsAPI{r})...)
 	if r.opt.Nodes != nil {
 		all = append(all, tools.NewNodes(nodesAPI{r.opt.Nodes}), tools.NewCanvas(nodesAPI{r.opt.Nodes}))
+	}
+	if r.opt.MCP != nil {
+		r.opt.MCP.Sync(ctx, cfg.MCP.Servers)
+		all = append(all, r.opt.MCP.Tools(ctx)...)
 	}
 	return tools.NewSet(tools.Policy{Allow: ts.Allow, Deny: ts.Deny}, all...)
 }

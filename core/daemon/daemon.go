@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pincerhq/pincer/core/agent"
+	"github.com/pincerhq/pincer/core/agent/mcp"
 	"github.com/pincerhq/pincer/core/approvals"
 	"github.com/pincerhq/pincer/core/auth/pairing"
 	"github.com/pincerhq/pincer/core/channels"
@@ -196,8 +197,11 @@ func Run(ctx context.Context, opt Options) error {
 	if err != nil {
 		return err
 	}
+	mcpServers := mcp.NewManager(log)
+	defer mcpServers.Close()
+	go mcpServers.Sync(ctx, cfg.MCP.Servers) // connect in the background; runs re-sync
 	rt := agent.New(agent.Options{Config: current, Sessions: sess, Logger: log, StateDir: paths.StateDir,
-		Approvals: execApprovals, Nodes: nodeReg, Getenv: providerEnv(paths.StateDir, opt.Profile, log)})
+		Approvals: execApprovals, Nodes: nodeReg, MCP: mcpServers, Getenv: providerEnv(paths.StateDir, opt.Profile, log)})
 	rt.Recover(ctx)
 	rt.Attach(srv)
 	hb.SetRunner(rt.Heartbeat)
