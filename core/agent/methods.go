@@ -72,6 +72,19 @@ func (r *Runtime) agentID(cfg *config.Config, id string) (string, error) {
 		Details: protocol.Details{"code": protocol.DetailUnknownAgentID, "agentId": id}}
 }
 
+// resolveKey resolves a session key and its agent: the agent named in a
+// full key wins over a missing agentId; the default is main.
+func (r *Runtime) resolveKey(agentID, key string) (string, string, error) {
+	if a, _, ok := sessions.ParseKey(key); ok && agentID == "" {
+		agentID = a
+	}
+	if agentID == "" {
+		agentID = config.MainAgentID
+	}
+	k, err := r.sessionKey(agentID, key)
+	return k, agentID, err
+}
+
 // sessionKey resolves a run's session key.
 func (r *Runtime) sessionKey(agentID, key string) (string, error) {
 	if strings.TrimSpace(key) == "" {
@@ -271,14 +284,7 @@ func (r *Runtime) handleHistory(ctx context.Context, call *gateway.Call) (any, e
 		return nil, err
 	}
 	cfg := r.opt.Config()
-	agentID := p.AgentID
-	if a, _, ok := sessions.ParseKey(p.SessionKey); ok && agentID == "" {
-		agentID = a
-	}
-	if agentID == "" {
-		agentID = config.MainAgentID
-	}
-	key, err := r.sessionKey(agentID, p.SessionKey)
+	key, agentID, err := r.resolveKey(p.AgentID, p.SessionKey)
 	if err != nil {
 		return nil, err
 	}
@@ -333,14 +339,7 @@ func (r *Runtime) handleAbort(ctx context.Context, call *gateway.Call) (any, err
 	if err := call.Bind(&p); err != nil {
 		return nil, err
 	}
-	agentID := p.AgentID
-	if a, _, ok := sessions.ParseKey(p.SessionKey); ok && agentID == "" {
-		agentID = a
-	}
-	if agentID == "" {
-		agentID = config.MainAgentID
-	}
-	key, err := r.sessionKey(agentID, p.SessionKey)
+	key, _, err := r.resolveKey(p.AgentID, p.SessionKey)
 	if err != nil {
 		return nil, err
 	}
@@ -385,14 +384,7 @@ func (r *Runtime) handleInject(ctx context.Context, call *gateway.Call) (any, er
 	if err := call.Bind(&p); err != nil {
 		return nil, err
 	}
-	agentID := p.AgentID
-	if a, _, ok := sessions.ParseKey(p.SessionKey); ok && agentID == "" {
-		agentID = a
-	}
-	if agentID == "" {
-		agentID = config.MainAgentID
-	}
-	key, err := r.sessionKey(agentID, p.SessionKey)
+	key, agentID, err := r.resolveKey(p.AgentID, p.SessionKey)
 	if err != nil {
 		return nil, err
 	}
@@ -480,15 +472,7 @@ func (r *Runtime) keyParam(call *gateway.Call) (string, string, error) {
 	if err := call.Bind(&p); err != nil {
 		return "", "", err
 	}
-	agentID := p.AgentID
-	if a, _, ok := sessions.ParseKey(p.Key); ok && agentID == "" {
-		agentID = a
-	}
-	if agentID == "" {
-		agentID = config.MainAgentID
-	}
-	key, err := r.sessionKey(agentID, p.Key)
-	return key, agentID, err
+	return r.resolveKey(p.AgentID, p.Key)
 }
 
 func (r *Runtime) handleSessionsReset(ctx context.Context, call *gateway.Call) (any, error) {
