@@ -139,20 +139,50 @@ func TestNodeHostPairsWithASetupCode(t *testing.T) {
 	}
 }
 
-func TestAskPolicyWithoutApprovalRouteDenies(t *testing.T) {
+// Under "ask" the node asks the gateway's approval clients through
+// exec.approval.request: denied while nobody can approve, run once an
+// operator with operator.approvals allows it.
+func TestAskPolicyGoesThroughExecApprovals(t *testing.T) {
 	g := daemontest.Start(t, daemon.Options{}, "")
 	hellos := runHost(t, host.Options{URL: g.URL, Token: g.Token, Commands: commands.Config{ExecPolicy: commands.ExecPolicyAsk}})
 	waitHello(t, hellos)
-	admin := g.Dial(t, protocol.CLIDefaultScopes...)
+	// The invoking operator cannot approve (no operator.approvals, no admin).
+	op := g.Dial(t, protocol.ScopePairing, protocol.ScopeWrite, protocol.ScopeRead)
 	var pl protocol.NodePairListResult
 	for deadline := time.Now().Add(5 * time.Second); len(pl.Pending) == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		daemontest.Call(t, admin, "node.pair.list", nil, &pl)
+		daemontest.Call(t, op, "node.pair.list", nil, &pl)
 	}
+	admin := g.Dial(t, protocol.CLIDefaultScopes...)
 	daemontest.Call(t, admin, "node.pair.approve", map[string]any{"requestId": pl.Pending[0].RequestID}, nil)
-	var x any
-	err := admin.Call(context.Background(), "node.invoke", map[string]any{"nodeId": pl.Pending[0].NodeID, "command": "system.run",
-		"params": map[string]any{"command": []string{"echo", "hi"}}, "idempotencyKey": "ask1"}, &x)
-	if err == nil || !strings.Contains(err.Error(), "SYSTEM_RUN_DENIED") || !strings.Contains(err.Error(), "no approval route") {
-		t.Fatalf("ask without an approval route: %v", err)
+	_ = admin.Close() // an admin connection counts as an approval client
+	nodeID := pl.Pending[0].NodeID
+	invoke := func(key string) (json.RawMessage, error) {
+		var res protocol.NodeInvokeResult
+		err := op.Call(context.Background(), "node.invoke", map[string]any{"nodeId": nodeID, "command": "system.run",
+			"params": map[string]any{"command": []string{"echo", "asked"}}, "idempotencyKey": key, "timeoutMs": 20000}, &res)
+		return res.Payload, err
+	}
+	if _, err := invoke("ask1"); err == nil || !strings.Contains(err.Error(), "SYSTEM_RUN_DENIED") {
+		t.Fatalf("ask with nobody to approve: %v", err)
+	}
+	// An approver answers allow-once.
+	var approver interface {
+		Call(context.Context, string, any, any) error
+	}
+	aopt := g.Options(protocol.ScopeApprovals)
+	aopt.OnEvent = func(ev protocol.EventFrame) {
+		if ev.Event != "exec.approval.requested" {
+			return
+		}
+		var p struct{ ID string }
+		_ = json.Unmarshal(ev.Payload, &p)
+		go func() {
+			_ = approver.Call(context.Background(), "exec.approval.resolve", map[string]any{"id": p.ID, "decision": "allow-once"}, nil)
+		}()
+	}
+	approver = g.DialWith(t, aopt)
+	payload, err := invoke("ask2")
+	if err != nil || !strings.Contains(string(payload), "asked") {
+		t.Fatalf("approved run: %s %v", payload, err)
 	}
 }
