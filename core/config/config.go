@@ -57,7 +57,12 @@ type Config struct {
 	Agents  AgentsConfig  `json:"agents"`
 	Models  ModelsConfig  `json:"models"`
 	MCP     MCPConfig     `json:"mcp"`
-	Logging LoggingConfig `json:"logging"`
+	// Channels is channels.<id> as written; each channel plugin reads its block.
+	Channels map[string]any `json:"channels,omitempty"`
+	// Bindings route inbound messages to agents (core/routing reads them).
+	Bindings []any         `json:"bindings,omitempty"`
+	Session  SessionConfig `json:"session"`
+	Logging  LoggingConfig `json:"logging"`
 	// Raw is the parsed document as written (for config.get); nil when
 	// there is no file.
 	Raw map[string]any `json:"-"`
@@ -181,6 +186,13 @@ type ProviderModel struct {
 	Name          string `json:"name,omitempty"`
 	ContextWindow int64  `json:"contextWindow,omitempty" jsonschema:"minimum=0"`
 	Reasoning     bool   `json:"reasoning,omitempty"`
+}
+
+// SessionConfig is session.*.
+type SessionConfig struct {
+	// DMScope maps direct messages to sessions: main (one shared session),
+	// per-peer, per-channel-peer or per-account-channel-peer.
+	DMScope string `json:"dmScope,omitempty" jsonschema:"enum=main,enum=per-peer,enum=per-channel-peer,enum=per-account-channel-peer,default=main"`
 }
 
 // MCPConfig is mcp.*: MCP servers whose tools the agents may use.

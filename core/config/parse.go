@@ -318,15 +318,15 @@ var openClawTopLevel = map[string]bool{
 	"env": true, "wizard": true, "diagnostics": true, "update": true,
 	"telemetry": true, "browser": true, "ui": true, "secrets": true, "auth": true,
 	"accessGroups": true, "acp": true, "nodeHost": true, "worktreeRoot": true,
-	"worktreeAcceleration": true, "tools": true, "security": true, "bindings": true,
+	"worktreeAcceleration": true, "tools": true, "security": true,
 	"broadcast": true, "attachments": true, "messages": true, "tts": true,
-	"commands": true, "approvals": true, "session": true, "cron": true,
-	"transcripts": true, "hooks": true, "channels": true, "discovery": true,
+	"commands": true, "approvals": true, "cron": true,
+	"transcripts": true, "hooks": true, "discovery": true,
 	"talk": true, "cloudWorkers": true, "desktop": true, "memory": true,
 	"skills": true, "plugins": true, "surfaces": true, "proxy": true,
 }
 
-var topLevelKeys = []string{"gateway", "agents", "models", "logging", "mcp"}
+var topLevelKeys = []string{"gateway", "agents", "models", "logging", "mcp", "channels", "bindings", "session"}
 
 func (k *checker) root(m map[string]any, c *Config) {
 	for _, key := range sortedKeys(m) {
@@ -344,6 +344,19 @@ func (k *checker) root(m map[string]any, c *Config) {
 			k.logging(path, v, &c.Logging)
 		case key == "mcp":
 			k.mcp(path, v, &c.MCP)
+		case key == "channels":
+			if m, ok := k.object(path, v); ok {
+				c.Channels = m // each channel plugin validates its own block
+				k.warn(path, "read, but channels are not started by this build yet (ignored for now)")
+			}
+		case key == "bindings":
+			if list, ok := v.([]any); ok {
+				c.Bindings = list // validated by core/routing
+			} else {
+				k.fail(path, "must be an array of bindings")
+			}
+		case key == "session":
+			k.session(path, v, &c.Session)
 		case key == "$schema" || key == "meta":
 			// Editor hint and OpenClaw's write bookkeeping; nothing to apply.
 		case key == "$include":
@@ -1192,6 +1205,28 @@ func (k *checker) mcp(path string, v any, c *MCPConfig) {
 			default:
 				c.Servers[name] = s
 			}
+		}
+	}
+}
+
+// session reads session.dmScope (how DMs map to sessions).
+func (k *checker) session(path string, v any, c *SessionConfig) {
+	m, ok := k.object(path, v)
+	if !ok {
+		return
+	}
+	for _, key := range sortedKeys(m) {
+		v, p := m[key], child(path, key)
+		if v == nil {
+			continue
+		}
+		switch key {
+		case "dmScope":
+			if s, ok := k.oneOf(p, v, "main", "per-peer", "per-channel-peer", "per-account-channel-peer"); ok {
+				c.DMScope = s
+			}
+		default:
+			k.warn(p, unsupported)
 		}
 	}
 }
