@@ -1,0 +1,208 @@
+package telegram
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-telegram/bot"
+	"github.com/go-telegram/bot/models"
+
+	"github.com/pincerhq/pincer/core/channels/channel"
+)
+
+// target is where a message goes.
+type target struct {
+	chat any // int64 chat id or "@channelusername"
+	// thread is the message_thread_id for sends (0 for the General topic,
+	// which Telegram rejects); typingThread keeps it for chat actions.
+	thread, typingThread int
+}
+
+func parseTarget(to channel.Peer) (target, error) {
+	var t target
+	id := strings.TrimSpace(to.ID)
+	if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+		t.chat = n
+	} else if len(id) > 1 && id[0] == '@' {
+		t.chat = id
+	} else {
+		return t, fmt.Errorf("telegram: invalid chat id %q", to.ID)
+	}
+	if to.ThreadID != "" {
+		n, err := strconv.Atoi(to.ThreadID)
+		if err != nil || n < 0 {
+			return t, fmt.Errorf("telegram: invalid thread id %q", to.ThreadID)
+		}
+		t.thread, t.typingThread = n, n
+		if n == 1 && to.Kind != channel.PeerDirect {
+			t.thread = 0 // General forum topic
+		}
+	}
+	return t, nil
+}
+
+// Send delivers Markdown text (as Telegram HTML, split into chunks of at
+// most 4096 characters, sent in order) and media (images via sendPhoto,
+// anything else via sendDocument). The reply goes on the first message
+// only; every message goes to the topic. When the text fits in a caption it
+// rides on the first attachment, else it is sent before the attachments.
+// Delivery.MessageID is the first message's id. A failure part-way returns
+// what was delivered so far together with the error.
+func (p *Plugin) Send(ctx context.Context, msg channel.Outbound) (channel.Delivery, error) {
+	t, err := parseTarget(msg.To)
+	if err != nil {
+		return channel.Delivery{}, channel.Permanent(err)
+	}
+	replyTo := 0
+	if msg.ReplyToID != "" {
+		if replyTo, err = strconv.Atoi(msg.ReplyToID); err != nil {
+			return channel.Delivery{}, channel.Permanent(fmt.Errorf("telegram: invalid reply-to message id %q", msg.ReplyToID))
+		}
+	}
+	text := strings.TrimRight(strings.TrimLeft(msg.Text, "\n"), " \t\r\n")
+	if strings.TrimSpace(text) == "" && len(msg.Media) == 0 {
+		return channel.Delivery{}, channel.Permanent(errors.New("telegram: nothing to send"))
+	}
+	ctx, cancel := withDefaultTimeout(ctx, callTimeout)
+	defer cancel()
+
+	d := channel.Delivery{ChatID: msg.To.ID}
+	sent := func(m *models.Message) {
+		if m != nil && d.MessageID == "" {
+			d.MessageID = strconv.Itoa(m.ID)
+		}
+	}
+	reply := func() *models.ReplyParameters {
+		if replyTo == 0 || d.MessageID != "" {
+			return nil
+		}
+		return &models.ReplyParameters{MessageID: replyTo, AllowSendingWithoutReply: true}
+	}
+
+	caption := ""
+	if len(msg.Media) > 0 && utf16Len(text) <= CaptionLimit {
+		caption, text = text, ""
+	}
+	if strings.TrimSpace(text) != "" {
+		for _, chunk := range splitMarkdown(text, TextLimit) {
+			m, err := p.sendText(ctx, t, chunk, reply(), msg.Silent)
+			if err != nil {
+				return d, err
+			}
+			sent(m)
+		}
+	}
+	for i, media := range msg.Media {
+		c := ""
+		if i == 0 {
+			c = caption
+		}
+		m, err := p.sendMedia(ctx, t, media, c, reply(), msg.Silent)
+		if err != nil {
+			return d, err
+		}
+		sent(m)
+	}
+	return d, nil
+}
+
+func (p *Plugin) sendText(ctx context.Context, t target, chunk string, reply *models.ReplyParameters, silent bool) (*models.Message, error) {
+	params := &bot.SendMessageParams{ChatID: t.chat, MessageThreadID: t.thread, Text: markdownToHTML(chunk),
+		ParseMode: models.ParseModeHTML, ReplyParameters: reply, DisableNotification: silent}
+	m, err := p.bot.SendMessage(ctx, params)
+	if err != nil && isParseError(err) {
+		// Our HTML was refused: fall back to the plain text.
+		p.log.Warn("telegram refused the HTML; sending plain text", "err", err)
+		params.Text, params.ParseMode = chunk, ""
+		m, err = p.bot.SendMessage(ctx, params)
+	}
+	if err != nil {
+		return nil, sendError("sendMessage", err)
+	}
+	return m, nil
+}
+
+func isParseError(err error) bool {
+	return errors.Is(err, bot.ErrorBadRequest) && strings.Contains(err.Error(), "can't parse entities")
+}
+
+func (p *Plugin) sendMedia(ctx context.Context, t target, media channel.Media, caption string, reply *models.ReplyParameters, silent bool) (*models.Message, error) {
+	var file models.InputFile
+	switch {
+	case media.Path != "":
+		f, err := os.Open(media.Path)
+		if err != nil {
+			return nil, channel.Permanent(fmt.Errorf("telegram: attachment: %w", err))
+		}
+		defer f.Close()
+		name := media.FileName
+		if name == "" {
+			name = filepath.Base(media.Path)
+		}
+		file = &models.InputFileUpload{Filename: name, Data: f}
+	case media.URL != "":
+		file = &models.InputFileString{Data: media.URL}
+	default:
+		return nil, channel.Permanent(errors.New("telegram: attachment has neither a path nor a URL"))
+	}
+	html, mode := "", models.ParseMode("")
+	if caption != "" {
+		html, mode = markdownToHTML(caption), models.ParseModeHTML
+	}
+	if media.Kind == "image" {
+		m, err := p.bot.SendPhoto(ctx, &bot.SendPhotoParams{ChatID: t.chat, MessageThreadID: t.thread, Photo: file,
+			Caption: html, ParseMode: mode, ReplyParameters: reply, DisableNotification: silent})
+		if err != nil {
+			return nil, sendError("sendPhoto", err)
+		}
+		return m, nil
+	}
+	m, err := p.bot.SendDocument(ctx, &bot.SendDocumentParams{ChatID: t.chat, MessageThreadID: t.thread, Document: file,
+		Caption: html, ParseMode: mode, ReplyParameters: reply, DisableNotification: silent})
+	if err != nil {
+		return nil, sendError("sendDocument", err)
+	}
+	return m, nil
+}
+
+// Typing shows "typing…" in the chat (and topic, including General).
+func (p *Plugin) Typing(ctx context.Context, to channel.Peer) error {
+	t, err := parseTarget(to)
+	if err != nil {
+		return channel.Permanent(err)
+	}
+	ctx, cancel := withDefaultTimeout(ctx, callTimeout)
+	defer cancel()
+	if _, err := p.bot.SendChatAction(ctx, &bot.SendChatActionParams{ChatID: t.chat, MessageThreadID: t.typingThread,
+		Action: models.ChatActionTyping}); err != nil {
+		return sendError("sendChatAction", err)
+	}
+	return nil
+}
+
+// sendError classifies a Bot API failure: 429 is transient with its
+// retry_after; 400/401/403/404 (chat not found, bot blocked, …) are
+// permanent; 5xx, network and anything else are transient.
+func sendError(method string, err error) error {
+	werr := fmt.Errorf("telegram %s: %w", method, err)
+	var tmr *bot.TooManyRequestsError
+	if errors.As(err, &tmr) {
+		return channel.Transient(werr, time.Duration(tmr.RetryAfter)*time.Second)
+	}
+	var mig *bot.MigrateError
+	if errors.As(err, &mig) {
+		return channel.Permanent(fmt.Errorf("telegram %s: the group became supergroup %d: %w", method, mig.MigrateToChatID, err))
+	}
+	switch {
+	case errors.Is(err, bot.ErrorBadRequest), errors.Is(err, bot.ErrorForbidden),
+		errors.Is(err, bot.ErrorUnauthorized), errors.Is(err, bot.ErrorNotFound):
+		return channel.Permanent(werr)
+	}
+	return channel.Transient(werr, 0)
+}
