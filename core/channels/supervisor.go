@@ -2,6 +2,7 @@ package channels
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
@@ -27,6 +28,7 @@ const (
 	StateDisconnected = "disconnected" // running, but the platform link is down
 	StateRestarting   = "restarting"   // failed; waiting to start again
 	StateDead         = "dead"         // linked and running, but disconnected for too long
+	StateFailed       = "failed"       // a permanent error (bad credentials): not retried until started again
 )
 
 // deadAfter: a linked account that stays disconnected (and silent) this
@@ -116,6 +118,17 @@ func (a *account) loop(ctx context.Context, done chan struct{}) {
 		a.restarts++
 		if err == nil {
 			err = fmt.Errorf("%s stopped unexpectedly", a.channelID)
+		}
+		if errors.Is(err, channel.ErrPermanent) {
+			// Retrying cannot help (a revoked token …): wait for an operator.
+			cancel := a.cancel
+			a.lastError, a.state, a.cancel = err.Error(), StateFailed, nil
+			a.mu.Unlock()
+			if cancel != nil {
+				cancel()
+			}
+			a.log.Error("channel failed; not restarting", "channel", a.channelID, "account", a.accountID, "err", err)
+			return
 		}
 		a.lastError, a.state = err.Error(), StateRestarting
 		a.mu.Unlock()

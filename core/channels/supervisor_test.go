@@ -135,3 +135,20 @@ func TestInboundIsRecorded(t *testing.T) {
 		t.Fatal("last inbound not recorded")
 	}
 }
+
+func TestPermanentStartErrorIsNotRetried(t *testing.T) {
+	p := &fakePlugin{}
+	p.behaviour = func(ctx context.Context, n int32, h channel.Handler) error {
+		return channel.Permanent(errors.New("unauthorized: bot token revoked"))
+	}
+	a, waits := testAccount(p, func(context.Context, channel.Inbound) {})
+	a.start()
+	eventually(t, "failed", func() bool { return a.snapshot().State == StateFailed })
+	if p.starts.Load() != 1 || len(*waits) != 0 {
+		t.Fatalf("starts %d, waits %v", p.starts.Load(), *waits)
+	}
+	// An operator start tries again.
+	a.start()
+	eventually(t, "second start", func() bool { return p.starts.Load() == 2 })
+	a.stop(time.Second)
+}
