@@ -160,13 +160,6 @@ func (a *account) runOnce(ctx context.Context) (err error) {
 	})
 }
 
-// markOutbound records a successful send.
-func (a *account) markOutbound() {
-	a.mu.Lock()
-	a.lastOut = time.Now()
-	a.mu.Unlock()
-}
-
 // snapshot is the account's status for channels.status.
 type snapshot struct {
 	State                     string

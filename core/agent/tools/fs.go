@@ -211,9 +211,6 @@ func readLines(br *bufio.Reader, offset, limit, maxBytes int) (string, string, e
 			continue
 		}
 		if err == io.EOF {
-			if len(chunk) > 0 {
-				taken++
-			}
 			return string(out), "", nil
 		}
 		if err != nil {

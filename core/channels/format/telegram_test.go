@@ -105,7 +105,6 @@ var (
 // entities; no blockquote or link inside itself; '<', '>' and '&' only as
 // markup or entities.
 func checkTelegramHTML(s string) error {
-	type open struct{ name string }
 	var stack []string
 	has := func(names ...string) bool {
 		for _, o := range stack {

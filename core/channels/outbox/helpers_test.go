@@ -4,7 +4,6 @@ package outbox
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -199,14 +198,6 @@ func (s *fakeSender) texts(chat string) []string {
 		if chat == "" || c.chat == chat {
 			out = append(out, c.text)
 		}
-	}
-	return out
-}
-
-func texts(prefix string, n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = fmt.Sprintf("%s%02d", prefix, i)
 	}
 	return out
 }

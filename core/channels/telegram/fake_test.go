@@ -339,7 +339,7 @@ func (f *fakeAPI) getUpdates(w http.ResponseWriter, r *http.Request, p map[strin
 func (f *fakeAPI) serveFile(w http.ResponseWriter, rest string) {
 	token, path, _ := strings.Cut(rest, "/")
 	if token != f.token {
-		http.Error(w, "unauthorized", 401)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
 	}
 	f.mu.Lock()
