@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,7 +20,6 @@ var ErrNotFound = errors.New("sessions: not found")
 type Store struct {
 	db  *store.DB
 	now func() time.Time // tests pin the clock
-	wmu sync.Mutex       // one write transaction at a time
 }
 
 // Open returns a Store over db. The schema is applied by store.Open (this
@@ -112,22 +110,9 @@ func getSession(ctx context.Context, q querier, key string) (*Session, error) {
 	return x, err
 }
 
-// withTx runs fn in one write transaction (BEGIN IMMEDIATE, see store) and
-// returns only after the commit.
+// withTx runs fn in one write transaction (see store.DB.WriteTx).
 func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	// SQLite has one writer; queueing writers here instead of in SQLite's
-	// busy handler (which sleeps in coarse steps) keeps concurrent runs fast.
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.db.WriteTx(ctx, fn)
 }
 
 // kindOf classifies a key's rest the way routing builds group keys

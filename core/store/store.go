@@ -95,6 +95,25 @@ type DB struct {
 	lock *fileLock
 	once sync.Once
 	cerr error
+	wmu  sync.Mutex // WriteTx: one write transaction at a time
+}
+
+// WriteTx runs fn in one write transaction and returns only after the
+// commit. SQLite has a single writer; queueing writers here, instead of in
+// SQLite's busy handler (which sleeps in coarse steps), keeps concurrent
+// writers fast. Hot-path writers (transcripts, the outbox) use it.
+func (db *DB) WriteTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	db.wmu.Lock()
+	defer db.wmu.Unlock()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Options tune Open.

@@ -96,7 +96,6 @@ type Queue struct {
 	opt Options
 	log *slog.Logger
 
-	wmu  sync.Mutex    // one write transaction at a time
 	wake chan struct{} // tells Run that something is due
 
 	mu      sync.Mutex
@@ -719,22 +718,9 @@ func (q *Queue) reportFailed(ctx context.Context, id int64) {
 	q.opt.OnFailed(it)
 }
 
-// withTx runs fn in one write transaction (BEGIN IMMEDIATE, see store) and
-// returns only after the commit.
+// withTx runs fn in one write transaction (see store.DB.WriteTx).
 func (q *Queue) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	// SQLite has one writer; queueing writers here instead of in SQLite's
-	// busy handler (which sleeps in coarse steps) keeps deliveries fast.
-	q.wmu.Lock()
-	defer q.wmu.Unlock()
-	tx, err := q.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return q.db.WriteTx(ctx, fn)
 }
 
 const itemCols = `id, key, channel, account_id, msg_json, status, attempts, next_attempt_at_ms, last_error,

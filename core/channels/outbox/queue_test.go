@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -376,6 +377,8 @@ func TestPermanentFailure(t *testing.T) {
 	})
 	mu.Lock()
 	defer mu.Unlock()
+	// OnFailed runs as each item fails; the order between them is not fixed.
+	sort.Slice(failed, func(i, j int) bool { return failed[i].ID < failed[j].ID })
 	if failed[0].ID != a.ID || !strings.Contains(failed[0].LastError, "blocked by the user") ||
 		failed[1].ID != b.ID || !strings.Contains(failed[1].LastError, "panicked: plugin bug") {
 		t.Fatalf("OnFailed got %+v", failed)
