@@ -419,16 +419,25 @@ func (a *app) confirmShellAccess(req protocol.PendingNode) error {
 	if !stdinInteractive() {
 		return fmt.Errorf("node %s asks for shell access (%s); not approving it without confirmation: run this in a terminal, or pass --yes", label, shell)
 	}
-	fmt.Fprintf(a.stderr, "Approve node %s with shell access (%s)? [y/N] ", label, shell)
+	if a.askYesNo(fmt.Sprintf("Approve node %s with shell access (%s)? [y/N] ", label, shell)) {
+		return nil
+	}
+	return fmt.Errorf("node %s was not approved", label)
+}
+
+// askYesNo asks a question on stderr and reads a y/yes answer from the
+// terminal (anything else, or no answer, is no).
+func (a *app) askYesNo(question string) bool {
+	fmt.Fprint(a.stderr, question)
 	line, err := bufio.NewReader(confirmInput).ReadString('\n')
 	if err != nil && line == "" {
 		fmt.Fprintln(a.stderr)
 	}
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "y", "yes":
-		return nil
+		return true
 	}
-	return fmt.Errorf("node %s was not approved", label)
+	return false
 }
 
 func (a *app) approveNode(ctx context.Context, s *session, f *clientFlags, req protocol.PendingNode) error {

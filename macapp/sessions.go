@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -323,13 +322,7 @@ func (a *app) confirmReset(key string) error {
 	if !stdinInteractive() {
 		return fmt.Errorf("not resetting session %s without confirmation: run this in a terminal, or pass --yes", key)
 	}
-	fmt.Fprintf(a.stderr, "Reset session %s? Its conversation history will be cleared. [y/N] ", key)
-	line, err := bufio.NewReader(confirmInput).ReadString('\n')
-	if err != nil && line == "" {
-		fmt.Fprintln(a.stderr)
-	}
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
+	if a.askYesNo(fmt.Sprintf("Reset session %s? Its conversation history will be cleared. [y/N] ", key)) {
 		return nil
 	}
 	return fmt.Errorf("session %s was not reset", key)
