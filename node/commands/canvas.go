@@ -431,6 +431,12 @@ func (b *canvasBackend) present(ctx context.Context, params json.RawMessage) (an
 			return nil, err
 		}
 	}
+	return b.show(ctx, target, w, h, sized)
+}
+
+// show opens the canvas (w×h; resized when sized and already open) and
+// loads target, or about:blank for a fresh canvas without one.
+func (b *canvasBackend) show(ctx context.Context, target string, w, h int, sized bool) (any, error) {
 	ctx, stop := b.r.bind(ctx)
 	defer stop()
 	if err := b.lock(ctx); err != nil {
@@ -471,21 +477,7 @@ func (b *canvasBackend) navigate(ctx context.Context, params json.RawMessage) (a
 	if err != nil {
 		return nil, err
 	}
-	ctx, stop := b.r.bind(ctx)
-	defer stop()
-	if err := b.lock(ctx); err != nil {
-		return nil, err
-	}
-	defer b.unlock()
-	s, _, err := b.ensure(ctx, canvasDefaultWidth, canvasDefaultHeight)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := canvasRun(ctx, b, s, canvasNavTimeout, CodeCanvasUnavailable, "opening "+shortURL(target),
-		chromedp.Navigate(target)); err != nil {
-		return nil, err
-	}
-	return canvasOK, nil
+	return b.show(ctx, target, canvasDefaultWidth, canvasDefaultHeight, false)
 }
 
 // hide closes the browser; hiding a hidden canvas is not an error.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/pincerhq/pincer/core/agent/providers"
 )
 
 // decodeArgs reads a call's arguments object into v. Missing or null
@@ -102,4 +104,9 @@ func sizeString(n int64) string {
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// jsonResult is a result whose text is v as JSON, with v as its details.
+func jsonResult(v any) Result {
+	return Result{Content: []providers.Part{{Type: "text", Text: jsonText(v)}}, Details: v}
 }

@@ -130,7 +130,7 @@ func (t *SessionsList) Run(ctx context.Context, call Call) (Result, error) {
 		HasMore  bool          `json:"hasMore,omitempty"`
 		Sessions []SessionInfo `json:"sessions"`
 	}{len(rows), matched > len(rows), rows}
-	return Result{Content: []providers.Part{{Type: "text", Text: jsonText(out)}}, Details: out}, nil
+	return jsonResult(out), nil
 }
 
 // SessionsHistory is the `sessions_history` tool.
@@ -219,7 +219,7 @@ func (t *SessionsHistory) Run(ctx context.Context, call Call) (Result, error) {
 		DroppedMessages  int           `json:"droppedMessages,omitempty"`
 		ContentTruncated bool          `json:"contentTruncated,omitempty"`
 	}{key, msgs, dropped, contentTruncated}
-	return Result{Content: []providers.Part{{Type: "text", Text: jsonText(out)}}, Details: out}, nil
+	return jsonResult(out), nil
 }
 
 // SessionsSend is the `sessions_send` tool.
@@ -275,7 +275,7 @@ func (t *SessionsSend) Run(ctx context.Context, call Call) (Result, error) {
 		RunID      string `json:"runId"`
 		SessionKey string `json:"sessionKey"`
 	}{"accepted", runID, key}
-	return Result{Content: []providers.Part{{Type: "text", Text: jsonText(out)}}, Details: out}, nil
+	return jsonResult(out), nil
 }
 
 // SessionTools returns sessions_list, sessions_history and sessions_send

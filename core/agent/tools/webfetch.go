@@ -185,7 +185,7 @@ func (w *WebFetch) Run(ctx context.Context, call Call) (Result, error) {
 		text += "\n\n[web_fetch: " + strings.Join(notes, "; ") + "]"
 	}
 	res.Text = text
-	out := Result{Content: []providers.Part{{Type: "text", Text: jsonText(res)}}, Details: res}
+	out := jsonResult(res)
 	out.IsError = resp.StatusCode >= 400
 	return out, nil
 }
