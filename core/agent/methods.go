@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/pincerhq/pincer/core/agent/providers"
 	"github.com/pincerhq/pincer/core/config"
 	"github.com/pincerhq/pincer/core/gateway"
@@ -388,19 +386,11 @@ func (r *Runtime) handleInject(ctx context.Context, call *gateway.Call) (any, er
 	if err != nil {
 		return nil, err
 	}
-	if _, err := r.opt.Sessions.Ensure(ctx, key); err != nil {
-		return nil, err
-	}
-	runID := "inject-" + uuid.NewString()
-	msgs, err := r.opt.Sessions.Append(ctx, key, sessions.Message{Role: "assistant", Kind: "inject", Label: p.Label, RunID: runID,
-		Content: mustRaw([]map[string]any{{"type": "text", "text": p.Message}})})
+	m, err := r.inject(ctx, key, agentID, p.Message, p.Label)
 	if err != nil {
 		return nil, err
 	}
-	em := &emitter{gw: r.gw, runID: runID, sessionKey: key, agentID: agentID}
-	em.chat("final", map[string]any{"message": assistantMessage(p.Message), "stopReason": "inject"})
-	r.sessionsChanged(key, agentID, "inject")
-	return map[string]any{"ok": true, "messageId": msgs[0].ID, "seq": msgs[0].Seq}, nil
+	return map[string]any{"ok": true, "messageId": m.ID, "seq": m.Seq}, nil
 }
 
 // sessionRow is one sessions.list row.

@@ -47,6 +47,7 @@ type run struct {
 	seenRun map[string]bool // user turns already in the loaded context
 	result  *runResult
 	started time.Time
+	joined  string // the run this one was folded into (steer/collect)
 }
 
 // runResult is how a run ended.
@@ -154,6 +155,9 @@ func (r *Runtime) finishSteered(rn, into *run) {
 	into.mu.Lock()
 	res := *into.result
 	into.mu.Unlock()
+	rn.mu.Lock()
+	rn.joined = into.req.RunID
+	rn.mu.Unlock()
 	r.complete(rn, &res)
 	// The steered message's own run id ends with the answer it was part of.
 	switch res.Status {
@@ -250,7 +254,7 @@ func (r *Runtime) loop(ctx context.Context, rn *run) *runResult {
 		system += "\n\n" + rn.req.ExtraSystem
 	}
 	em.agent("lifecycle", map[string]any{"phase": "start", "startedAt": started.UnixMilli()})
-	refs := r.modelRefs(ctx, cfg, rn.req.AgentID)
+	refs := r.sessionModelRefs(ctx, cfg, rn.req.AgentID, rn.req.SessionKey)
 	if len(refs) == 0 {
 		return r.fail(rn, res, providers.ErrNoModel, "")
 	}

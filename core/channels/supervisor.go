@@ -44,17 +44,19 @@ type account struct {
 	log                  *slog.Logger
 	after                func(time.Duration) <-chan time.Time // tests shorten waits
 
-	mu          sync.Mutex
-	cancel      context.CancelFunc
-	done        chan struct{}
-	state       string
-	lastError   string
-	lastStart   time.Time
-	lastStop    time.Time
-	lastIn      time.Time
-	lastOut     time.Time
-	restarts    int
-	nextBackoff time.Duration
+	mu        sync.Mutex
+	cancel    context.CancelFunc
+	done      chan struct{}
+	state     string
+	lastError string
+	lastStart time.Time
+	lastStop  time.Time
+	lastIn    time.Time
+	lastOut   time.Time
+	restarts  int
+	// lastDeliveryError is the latest message that failed for good.
+	lastDeliveryError string
+	nextBackoff       time.Duration
 }
 
 func newAccount(channelID, accountID string, p channel.Plugin, h channel.Handler, log *slog.Logger) *account {
@@ -169,6 +171,7 @@ type snapshot struct {
 	LastStart, LastStop       time.Time
 	LastInbound, LastOutbound time.Time
 	Restarts                  int
+	DeliveryError             string
 }
 
 func (a *account) snapshot() snapshot {
@@ -176,7 +179,8 @@ func (a *account) snapshot() snapshot {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	s := snapshot{State: a.state, Running: a.cancel != nil, Status: st, LastError: a.lastError, LastStart: a.lastStart,
-		LastStop: a.lastStop, LastInbound: a.lastIn, LastOutbound: a.lastOut, Restarts: a.restarts}
+		LastStop: a.lastStop, LastInbound: a.lastIn, LastOutbound: a.lastOut, Restarts: a.restarts,
+		DeliveryError: a.lastDeliveryError}
 	if st.LastError != "" {
 		s.LastError = st.LastError
 	}

@@ -60,9 +60,15 @@ type Config struct {
 	// Channels is channels.<id> as written; each channel plugin reads its block.
 	Channels map[string]any `json:"channels,omitempty"`
 	// Bindings route inbound messages to agents (core/routing reads them).
-	Bindings []any         `json:"bindings,omitempty"`
-	Session  SessionConfig `json:"session"`
-	Logging  LoggingConfig `json:"logging"`
+	Bindings []any `json:"bindings,omitempty"`
+	// Messages is messages.* as written (core/channels reads
+	// messages.inbound.debounceMs / byChannel).
+	Messages map[string]any `json:"messages,omitempty"`
+	// Commands is commands.* as written (core/channels reads
+	// commands.ownerAllowFrom).
+	Commands map[string]any `json:"commands,omitempty"`
+	Session  SessionConfig  `json:"session"`
+	Logging  LoggingConfig  `json:"logging"`
 	// Raw is the parsed document as written (for config.get); nil when
 	// there is no file.
 	Raw map[string]any `json:"-"`

@@ -332,7 +332,7 @@ func TestOpenClawKeysWarnNotFail(t *testing.T) {
 	if err != nil || len(issues) != 0 {
 		t.Fatalf("issues = %v, err = %v", issues, err)
 	}
-	want := []string{"agents.defaults.compaction", "channels", "gateway.auth.allowTailscale", "gateway.controlUi.basePath", "gateway.tailscale", "hooks", "logging.consoleStyle"}
+	want := []string{"agents.defaults.compaction", "gateway.auth.allowTailscale", "gateway.controlUi.basePath", "gateway.tailscale", "hooks", "logging.consoleStyle"}
 	var got []string
 	for _, w := range warnings {
 		got = append(got, w.Path)
@@ -354,6 +354,9 @@ func TestOpenClawKeysWarnNotFail(t *testing.T) {
 	}
 	if cfg.Gateway.Port != DefaultPort {
 		t.Fatal("defaults lost")
+	}
+	if _, ok := cfg.Channels["telegram"]; !ok {
+		t.Fatal("channels block not kept for the channel manager")
 	}
 }
 

@@ -319,14 +319,14 @@ var openClawTopLevel = map[string]bool{
 	"telemetry": true, "browser": true, "ui": true, "secrets": true, "auth": true,
 	"accessGroups": true, "acp": true, "nodeHost": true, "worktreeRoot": true,
 	"worktreeAcceleration": true, "tools": true, "security": true,
-	"broadcast": true, "attachments": true, "messages": true, "tts": true,
-	"commands": true, "approvals": true, "cron": true,
+	"broadcast": true, "attachments": true, "tts": true,
+	"approvals": true, "cron": true,
 	"transcripts": true, "hooks": true, "discovery": true,
 	"talk": true, "cloudWorkers": true, "desktop": true, "memory": true,
 	"skills": true, "plugins": true, "surfaces": true, "proxy": true,
 }
 
-var topLevelKeys = []string{"gateway", "agents", "models", "logging", "mcp", "channels", "bindings", "session"}
+var topLevelKeys = []string{"gateway", "agents", "models", "logging", "mcp", "channels", "bindings", "session", "messages", "commands"}
 
 func (k *checker) root(m map[string]any, c *Config) {
 	for _, key := range sortedKeys(m) {
@@ -347,7 +347,14 @@ func (k *checker) root(m map[string]any, c *Config) {
 		case key == "channels":
 			if m, ok := k.object(path, v); ok {
 				c.Channels = m // each channel plugin validates its own block
-				k.warn(path, "read, but channels are not started by this build yet (ignored for now)")
+			}
+		case key == "messages":
+			if m, ok := k.object(path, v); ok {
+				c.Messages = m // core/channels reads messages.inbound
+			}
+		case key == "commands":
+			if m, ok := k.object(path, v); ok {
+				c.Commands = m // core/channels reads commands.ownerAllowFrom
 			}
 		case key == "bindings":
 			if list, ok := v.([]any); ok {

@@ -22,6 +22,7 @@ import (
 	"github.com/pincerhq/pincer/core/approvals"
 	"github.com/pincerhq/pincer/core/auth/pairing"
 	"github.com/pincerhq/pincer/core/channels"
+	"github.com/pincerhq/pincer/core/channels/channel"
 	"github.com/pincerhq/pincer/core/config"
 	"github.com/pincerhq/pincer/core/config/configrpc"
 	"github.com/pincerhq/pincer/core/cron"
@@ -56,6 +57,8 @@ type Options struct {
 	Listener net.Listener
 	// ShutdownTimeout bounds the graceful stop (default 10 s).
 	ShutdownTimeout time.Duration
+	// ChannelKinds adds channel kinds to the built-in ones (tests).
+	ChannelKinds []channel.Kind
 }
 
 // Run starts the gateway and blocks until ctx is done, then shuts down
@@ -174,10 +177,16 @@ func Run(ctx context.Context, opt Options) error {
 	if err != nil {
 		return err
 	}
-	chans := &channels.Registry{}
+	var chans *channels.Manager
 	sys := system.New(system.Deps{
 		Server: srv, Config: current, Paths: paths, Store: db, Heartbeat: hb, LogPath: paths.LogPath(),
-		Loaded: []string{"system", "config", "cron", "channels", "agent", "devices", "nodes", "sessions", "approvals"}, ChannelsHealth: chans.Health,
+		Loaded: []string{"system", "config", "cron", "channels", "agent", "devices", "nodes", "sessions", "approvals"},
+		ChannelsHealth: func() (map[string]any, []string, map[string]string) {
+			if chans == nil {
+				return map[string]any{}, []string{}, map[string]string{}
+			}
+			return chans.Health()
+		},
 	})
 	defer sys.Close()
 	sys.Register(srv)
@@ -200,12 +209,18 @@ func Run(ctx context.Context, opt Options) error {
 	mcpServers := mcp.NewManager(log)
 	defer mcpServers.Close()
 	go mcpServers.Sync(ctx, cfg.MCP.Servers) // connect in the background; runs re-sync
+	openSecrets := secretOpener(paths.StateDir, opt.Profile, log)
 	rt := agent.New(agent.Options{Config: current, Sessions: sess, Logger: log, StateDir: paths.StateDir,
-		Approvals: execApprovals, Nodes: nodeReg, MCP: mcpServers, Getenv: providerEnv(paths.StateDir, opt.Profile, log)})
+		Approvals: execApprovals, Nodes: nodeReg, MCP: mcpServers, Getenv: providerEnv(openSecrets)})
 	rt.Recover(ctx)
 	rt.Attach(srv)
 	hb.SetRunner(rt.Heartbeat)
 	hb.Register(srv)
+	chans, err = channels.New(ctx, channels.Options{DB: db, Config: current, Sessions: sess, Agents: rt, Gateway: srv,
+		Kinds: append(channelKinds(), opt.ChannelKinds...), StateDir: paths.StateDir, Secrets: openSecrets, Log: log})
+	if err != nil {
+		return err
+	}
 	chans.Register(srv)
 	cfgSvc.Register(srv)
 	(&agent.Catalog{Config: current}).Register(srv)
@@ -217,6 +232,8 @@ func Run(ctx context.Context, opt Options) error {
 	hbCtx, hbCancel := context.WithCancel(context.Background())
 	defer hbCancel()
 	go hb.Run(hbCtx)
+	chans.Start()
+	defer chans.Stop(10 * time.Second)
 
 	url := "ws://" + ln.Addr().String()
 	serveErr := make(chan error, 1)

@@ -93,7 +93,10 @@ func TestEveryMethodOverTheWire(t *testing.T) {
 		"agent", "agent.wait", "chat.send", "chat.history", "chat.abort", "sessions.list", "sessions.subscribe",
 		"sessions.reset", "sessions.delete", "agents.list",
 		// exercised over the wire in core/approvals
-		"exec.approval.request", "exec.approval.resolve", "exec.approval.get", "exec.approval.list", "exec.approval.waitDecision"}
+		"exec.approval.request", "exec.approval.resolve", "exec.approval.get", "exec.approval.list", "exec.approval.waitDecision",
+		// exercised over the wire in core/channels and the channel tests here
+		"channels.start", "channels.stop", "channels.logout", "send", "channels.pairing.list", "channels.pairing.approve",
+		"channels.pairing.dismiss"}
 	for _, m := range want {
 		if !contains(hello.Features.Methods, m) {
 			t.Fatalf("features.methods lacks %s: %v", m, hello.Features.Methods)

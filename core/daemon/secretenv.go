@@ -13,28 +13,37 @@ import (
 // ("env:ANTHROPIC_API_KEY"); `pincer models auth` writes them.
 const SecretEnvPrefix = "env:"
 
-// providerEnv reads provider keys from the environment, then from this
-// profile's secret store (opened on first use: probing the platform store
-// must not slow the gateway's start).
-func providerEnv(stateDir, profile string, log *slog.Logger) func(string) string {
+// secretOpener opens this profile's secret store on first use (probing
+// the platform store must not slow the gateway's start); nil when it is
+// unavailable.
+func secretOpener(stateDir, profile string, log *slog.Logger) func() secrets.Store {
 	var once sync.Once
 	var store secrets.Store
 	service := "ai.pincer." + strings.TrimSpace(profile)
 	if strings.TrimSpace(profile) == "" {
 		service = "ai.pincer.default"
 	}
-	return func(name string) string {
-		if v := os.Getenv(name); v != "" {
-			return v
-		}
+	return func() secrets.Store {
 		once.Do(func() {
 			s, err := secrets.Open(stateDir, service)
 			if err != nil {
-				log.Warn("secret store unavailable; provider keys come from the environment only", "err", err)
+				log.Warn("secret store unavailable; keys and tokens come from the config and environment only", "err", err)
 				return
 			}
 			store = s
 		})
+		return store
+	}
+}
+
+// providerEnv reads provider keys from the environment, then from the
+// profile's secret store.
+func providerEnv(open func() secrets.Store) func(string) string {
+	return func(name string) string {
+		if v := os.Getenv(name); v != "" {
+			return v
+		}
+		store := open()
 		if store == nil {
 			return ""
 		}

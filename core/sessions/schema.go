@@ -66,4 +66,6 @@ CREATE TABLE session_runs (
 );
 CREATE INDEX session_runs_key ON session_runs(session_key);
 CREATE INDEX session_runs_open ON session_runs(status) WHERE status IN ('accepted', 'running');`})
+	store.Register(store.Migration{Domain: Domain, Version: 2, SQL: `
+ALTER TABLE sessions ADD COLUMN model_override TEXT NOT NULL DEFAULT '';`})
 }

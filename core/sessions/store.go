@@ -66,6 +66,9 @@ type Session struct {
 	// LastRoute is where the last inbound message came from (channel,
 	// account, peer…), opaque JSON owned by routing.
 	LastRoute json.RawMessage `json:"lastRoute,omitempty"`
+	// ModelOverride is a provider/model ref chosen for this session (the
+	// /model chat command); "" uses the agent's configured model.
+	ModelOverride string `json:"modelOverride,omitempty"`
 	// Compaction state: the latest summary covers messages with seq <=
 	// CompactionSeq of the current sessionId.
 	CompactionSeq     int64  `json:"-"`
@@ -76,7 +79,7 @@ type Session struct {
 
 const sessionCols = `key, session_id, agent_id, created_at_ms, updated_at_ms, last_interaction_at_ms, display_name, label,
 	kind, chat_type, model, model_provider, input_tokens, output_tokens, total_tokens, status, last_run_id, aborted_last_run,
-	last_route_json, compaction_seq, compaction_summary, compaction_count, compacted_at_ms`
+	last_route_json, compaction_seq, compaction_summary, compaction_count, compacted_at_ms, model_override`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -86,7 +89,7 @@ func scanSession(r scanner) (*Session, error) {
 	if err := r.Scan(&x.Key, &x.SessionID, &x.AgentID, &x.CreatedAt, &x.UpdatedAt, &x.LastInteractionAt, &x.DisplayName,
 		&x.Label, &x.Kind, &x.ChatType, &x.Model, &x.ModelProvider, &x.InputTokens, &x.OutputTokens, &x.TotalTokens,
 		&x.Status, &x.LastRunID, &x.AbortedLastRun, &route, &x.CompactionSeq, &x.CompactionSummary, &x.CompactionCount,
-		&x.CompactedAt); err != nil {
+		&x.CompactedAt, &x.ModelOverride); err != nil {
 		return nil, err
 	}
 	if route != "" {
@@ -157,18 +160,18 @@ func putSession(ctx context.Context, q querier, x *Session, insert bool) error {
 	}
 	args := []any{x.SessionID, x.AgentID, x.CreatedAt, x.UpdatedAt, x.LastInteractionAt, x.DisplayName, x.Label,
 		x.Kind, x.ChatType, x.Model, x.ModelProvider, x.InputTokens, x.OutputTokens, x.TotalTokens, x.Status, x.LastRunID,
-		x.AbortedLastRun, route, x.CompactionSeq, x.CompactionSummary, x.CompactionCount, x.CompactedAt, x.Key}
+		x.AbortedLastRun, route, x.CompactionSeq, x.CompactionSummary, x.CompactionCount, x.CompactedAt, x.ModelOverride, x.Key}
 	var err error
 	if insert {
 		_, err = q.ExecContext(ctx, `INSERT INTO sessions (session_id, agent_id, created_at_ms, updated_at_ms,
 			last_interaction_at_ms, display_name, label, kind, chat_type, model, model_provider, input_tokens, output_tokens,
 			total_tokens, status, last_run_id, aborted_last_run, last_route_json, compaction_seq, compaction_summary,
-			compaction_count, compacted_at_ms, key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...)
+			compaction_count, compacted_at_ms, model_override, key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, args...)
 	} else {
 		_, err = q.ExecContext(ctx, `UPDATE sessions SET session_id=?, agent_id=?, created_at_ms=?, updated_at_ms=?,
 			last_interaction_at_ms=?, display_name=?, label=?, kind=?, chat_type=?, model=?, model_provider=?, input_tokens=?,
 			output_tokens=?, total_tokens=?, status=?, last_run_id=?, aborted_last_run=?, last_route_json=?, compaction_seq=?,
-			compaction_summary=?, compaction_count=?, compacted_at_ms=? WHERE key=?`, args...)
+			compaction_summary=?, compaction_count=?, compacted_at_ms=?, model_override=? WHERE key=?`, args...)
 	}
 	return err
 }

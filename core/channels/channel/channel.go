@@ -7,7 +7,12 @@ package channel
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"net/http"
 	"time"
+
+	"github.com/pincerhq/pincer/core/secrets"
+	"github.com/pincerhq/pincer/core/store"
 )
 
 // Peer kinds of a conversation.
@@ -66,7 +71,10 @@ type Inbound struct {
 	// or a DM).
 	Mentioned bool
 	Edited    bool
-	Time      time.Time
+	// EventID identifies the platform event (Telegram update_id …) so a
+	// redelivered event is recognised; "" falls back to MessageID.
+	EventID string
+	Time    time.Time
 	// Raw is the platform payload, for debugging.
 	Raw any
 }
@@ -146,3 +154,82 @@ func Transient(err error, after time.Duration) error {
 
 // Permanent wraps err as not retryable.
 func Permanent(err error) error { return &SendError{Kind: ErrPermanent, Err: err} }
+
+// Reactor is implemented by plugins that can react to a message.
+type Reactor interface {
+	// React sets (emoji != "") or clears (emoji == "") our reaction on a
+	// message of a chat.
+	React(ctx context.Context, to Peer, messageID, emoji string) error
+}
+
+// Prober is implemented by plugins that can check their credentials and
+// link on demand (channels.status probe:true).
+type Prober interface {
+	Probe(ctx context.Context) (any, error)
+}
+
+// Logouter is implemented by plugins that hold a login (a stored token, a
+// linked session): Logout forgets it. The manager stops the account first.
+type Logouter interface {
+	Logout(ctx context.Context) error
+}
+
+// Webhook is implemented by plugins that receive updates over HTTP on the
+// gateway port (Telegram in webhook mode). Path is "" when the account
+// does not use a webhook; the handler authenticates requests itself.
+type Webhook interface {
+	WebhookPath() string
+	WebhookHandler() http.Handler
+}
+
+// Detailer adds channel-specific fields (tokenSource, webhookUrl …) to
+// the account's channels.status entry.
+type Detailer interface {
+	StatusDetails() map[string]any
+}
+
+// AccountConfig is one configured account of a channel: the channel's
+// root block (channels.<id>, without accounts/defaultAccount) overlaid by
+// channels.<id>.accounts.<accountId>.
+type AccountConfig struct {
+	Channel   string
+	AccountID string
+	Name      string
+	Enabled   bool
+	// Raw is the merged block as written (JSON types: string, float64,
+	// bool, []any, map[string]any).
+	Raw map[string]any
+}
+
+// Env is what the gateway gives a plugin factory.
+type Env struct {
+	// StateDir is the gateway's state directory; MediaDir is where inbound
+	// media of this account goes (created by the plugin on use).
+	StateDir, MediaDir string
+	DB                 *store.DB
+	// Secrets is the profile's secret store (nil when unavailable).
+	Secrets    secrets.Store
+	Getenv     func(string) string
+	HTTPClient *http.Client
+	Log        *slog.Logger
+}
+
+// Kind describes a channel kind and builds its accounts.
+type Kind struct {
+	ID          string
+	Label       string // "Telegram"
+	DetailLabel string // "Telegram Bot"
+	SystemImage string // SF Symbol name for the apps
+	// New builds an account's plugin; an error is a configuration
+	// problem, reported in channels.status.
+	New func(env Env, acct AccountConfig) (Plugin, error)
+}
+
+// SecretKey names a channel credential in the secret store, e.g.
+// SecretKey("telegram", "default", "botToken").
+func SecretKey(channelID, accountID, field string) string {
+	if accountID == "" {
+		accountID = "default"
+	}
+	return "channels/" + channelID + "/" + accountID + "/" + field
+}
