@@ -95,9 +95,10 @@ func (m *Manager) accountStatus(ctx context.Context, a *managed, probe bool, tim
 		pctx, cancel := context.WithTimeout(ctx, timeout)
 		res, err := pr.Probe(pctx)
 		cancel()
-		if err != nil {
+		switch {
+		case err != nil && res == nil:
 			extra["probe"] = map[string]any{"ok": false, "error": err.Error()}
-		} else {
+		default:
 			extra["probe"] = res
 		}
 		extra["lastProbeAt"] = time.Now().UnixMilli()

@@ -22,7 +22,8 @@ import (
 )
 
 // toInbound normalizes a message update; ok is false for updates that carry
-// no message the plugin understands.
+// no message the plugin understands and for service messages (members
+// joining, topics created, pins …) that have nothing to read.
 func (p *Plugin) toInbound(ctx context.Context, u *models.Update, me *models.User) (channel.Inbound, bool) {
 	var msg *models.Message
 	edited := false
@@ -43,7 +44,8 @@ func (p *Plugin) toInbound(ctx context.Context, u *models.Update, me *models.Use
 	}
 	in := channel.Inbound{
 		Channel: ChannelID, AccountID: p.cfg.AccountID, MessageID: strconv.Itoa(msg.ID),
-		Edited: edited, Time: time.Unix(int64(msg.Date), 0), Raw: u,
+		EventID: strconv.FormatInt(u.ID, 10),
+		Edited:  edited, Time: time.Unix(int64(msg.Date), 0), Raw: u,
 	}
 	if edited && msg.EditDate != 0 {
 		in.Time = time.Unix(int64(msg.EditDate), 0)
@@ -104,11 +106,18 @@ func (p *Plugin) toInbound(ctx context.Context, u *models.Update, me *models.Use
 		text, entities = msg.Caption, msg.CaptionEntities
 	}
 	in.Text = text
+	refs := mediaRefs(msg, p.cfg.MaxMediaBytes)
+	if in.Text == "" {
+		in.Text = describe(msg)
+	}
+	if in.Text == "" && len(refs) == 0 {
+		return channel.Inbound{}, false
+	}
 	in.Mentioned = isDM || mentions(text, entities, me) ||
 		(reply != nil && reply.From != nil && me.ID != 0 && reply.From.ID == me.ID)
 
 	var notes []string
-	for _, ref := range mediaRefs(msg, p.cfg.MaxMediaBytes) {
+	for _, ref := range refs {
 		m, note := p.download(ctx, ref, chatID, msg.ID)
 		if m != nil {
 			in.Media = append(in.Media, *m)
@@ -121,6 +130,29 @@ func (p *Plugin) toInbound(ctx context.Context, u *models.Update, me *models.Use
 		in.Text = strings.TrimSpace(strings.Join(append([]string{in.Text}, notes...), "\n"))
 	}
 	return in, true
+}
+
+// describe stands in for the text of a message that has none and no media
+// the plugin downloads.
+func describe(msg *models.Message) string {
+	switch {
+	case msg.Sticker != nil:
+		if msg.Sticker.Emoji != "" {
+			return msg.Sticker.Emoji
+		}
+		return "[sticker]"
+	case msg.Venue != nil:
+		return fmt.Sprintf("[venue: %s, %s (%.6f, %.6f)]", msg.Venue.Title, msg.Venue.Address,
+			msg.Venue.Location.Latitude, msg.Venue.Location.Longitude)
+	case msg.Location != nil:
+		return fmt.Sprintf("[location: %.6f, %.6f]", msg.Location.Latitude, msg.Location.Longitude)
+	case msg.Contact != nil:
+		c := msg.Contact
+		return "[contact: " + strings.Join(strings.Fields(c.FirstName+" "+c.LastName+" "+c.PhoneNumber), " ") + "]"
+	case msg.Poll != nil:
+		return "[poll: " + msg.Poll.Question + "]"
+	}
+	return ""
 }
 
 // mentions reports whether the entities address the bot (@username, a
@@ -277,13 +309,11 @@ func (p *Plugin) download(ctx context.Context, ref mediaRef, chatID string, msgI
 	if ext == "" {
 		ext = strings.ToLower(path.Ext(f.FilePath))
 	}
-	if ext == "" && ref.mime != "" {
-		if exts, _ := mime.ExtensionsByType(ref.mime); len(exts) > 0 {
-			ext = exts[0]
-		}
-	}
 	if ext == "" {
 		ext = ref.ext
+	}
+	if ext == "" {
+		ext = extFor(ref.mime)
 	}
 	uid := ref.uniqueID
 	if uid == "" {
@@ -305,6 +335,24 @@ func (p *Plugin) download(ctx context.Context, ref mediaRef, chatID string, msgI
 		fileName = name
 	}
 	return &channel.Media{Kind: ref.kind, MimeType: mt, FileName: fileName, Path: dst, Size: n}, ""
+}
+
+// commonExt picks the usual extension where mime lists several in
+// alphabetical order (video/mp4 → .f4v first).
+var commonExt = map[string]string{
+	"audio/mpeg": ".mp3", "audio/mp4": ".m4a", "audio/ogg": ".ogg", "image/jpeg": ".jpg",
+	"video/mp4": ".mp4", "video/quicktime": ".mov", "text/plain": ".txt",
+}
+
+func extFor(mimeType string) string {
+	mt, _, _ := mime.ParseMediaType(mimeType)
+	if ext, ok := commonExt[mt]; ok {
+		return ext
+	}
+	if exts, _ := mime.ExtensionsByType(mt); len(exts) > 0 {
+		return exts[0]
+	}
+	return ""
 }
 
 func sniff(file string) string {

@@ -14,6 +14,7 @@ import (
 	"github.com/go-telegram/bot/models"
 
 	"github.com/pincerhq/pincer/core/channels/channel"
+	"github.com/pincerhq/pincer/core/channels/format"
 )
 
 // target is where a message goes.
@@ -47,13 +48,16 @@ func parseTarget(to channel.Peer) (target, error) {
 	return t, nil
 }
 
-// Send delivers Markdown text (as Telegram HTML, split into chunks of at
-// most 4096 characters, sent in order) and media (images via sendPhoto,
-// anything else via sendDocument). The reply goes on the first message
-// only; every message goes to the topic. When the text fits in a caption it
-// rides on the first attachment, else it is sent before the attachments.
-// Delivery.MessageID is the first message's id. A failure part-way returns
-// what was delivered so far together with the error.
+// Send delivers Markdown text as Telegram HTML, split into messages that
+// each show at most TextLimit() UTF-16 code units (Telegram's measure),
+// and media: images via sendPhoto, voice notes via sendVoice, audio via
+// sendAudio, video via sendVideo, anything else via sendDocument, each
+// from a local Path (uploaded) or a URL. When the text fits in a caption
+// (1024) it rides on the first attachment; longer text follows the
+// attachments as messages. The reply goes on the first message only;
+// every message goes to the topic. Delivery.MessageID is the first
+// message's id. A failure part-way returns what was delivered so far with
+// the error.
 func (p *Plugin) Send(ctx context.Context, msg channel.Outbound) (channel.Delivery, error) {
 	t, err := parseTarget(msg.To)
 	if err != nil {
@@ -66,7 +70,10 @@ func (p *Plugin) Send(ctx context.Context, msg channel.Outbound) (channel.Delive
 		}
 	}
 	text := strings.TrimRight(strings.TrimLeft(msg.Text, "\n"), " \t\r\n")
-	if strings.TrimSpace(text) == "" && len(msg.Media) == 0 {
+	if strings.TrimSpace(text) == "" {
+		text = ""
+	}
+	if text == "" && len(msg.Media) == 0 {
 		return channel.Delivery{}, channel.Permanent(errors.New("telegram: nothing to send"))
 	}
 	ctx, cancel := withDefaultTimeout(ctx, callTimeout)
@@ -86,17 +93,8 @@ func (p *Plugin) Send(ctx context.Context, msg channel.Outbound) (channel.Delive
 	}
 
 	caption := ""
-	if len(msg.Media) > 0 && utf16Len(text) <= CaptionLimit {
+	if len(msg.Media) > 0 && text != "" && shownLen(text) <= CaptionLimit {
 		caption, text = text, ""
-	}
-	if strings.TrimSpace(text) != "" {
-		for _, chunk := range splitMarkdown(text, TextLimit) {
-			m, err := p.sendText(ctx, t, chunk, reply(), msg.Silent)
-			if err != nil {
-				return d, err
-			}
-			sent(m)
-		}
 	}
 	for i, media := range msg.Media {
 		c := ""
@@ -109,17 +107,29 @@ func (p *Plugin) Send(ctx context.Context, msg channel.Outbound) (channel.Delive
 		}
 		sent(m)
 	}
+	if text != "" {
+		for _, chunk := range splitText(text, p.cfg.TextChunkLimit) {
+			m, err := p.sendText(ctx, t, chunk, reply(), msg.Silent)
+			if err != nil {
+				return d, err
+			}
+			sent(m)
+		}
+	}
 	return d, nil
 }
 
 func (p *Plugin) sendText(ctx context.Context, t target, chunk string, reply *models.ReplyParameters, silent bool) (*models.Message, error) {
-	params := &bot.SendMessageParams{ChatID: t.chat, MessageThreadID: t.thread, Text: markdownToHTML(chunk),
+	params := &bot.SendMessageParams{ChatID: t.chat, MessageThreadID: t.thread, Text: format.TelegramHTML(chunk),
 		ParseMode: models.ParseModeHTML, ReplyParameters: reply, DisableNotification: silent}
+	if p.cfg.DisableLinkPreview {
+		params.LinkPreviewOptions = &models.LinkPreviewOptions{IsDisabled: bot.True()}
+	}
 	m, err := p.bot.SendMessage(ctx, params)
 	if err != nil && isParseError(err) {
 		// Our HTML was refused: fall back to the plain text.
 		p.log.Warn("telegram refused the HTML; sending plain text", "err", err)
-		params.Text, params.ParseMode = chunk, ""
+		params.Text, params.ParseMode = format.PlainText(chunk), ""
 		m, err = p.bot.SendMessage(ctx, params)
 	}
 	if err != nil {
@@ -132,7 +142,43 @@ func isParseError(err error) bool {
 	return errors.Is(err, bot.ErrorBadRequest) && strings.Contains(err.Error(), "can't parse entities")
 }
 
+// mediaMethod is the Bot API method that sends a kind of media.
+func mediaMethod(kind string) string {
+	switch kind {
+	case "image":
+		return "sendPhoto"
+	case "voice":
+		return "sendVoice"
+	case "audio":
+		return "sendAudio"
+	case "video":
+		return "sendVideo"
+	}
+	return "sendDocument"
+}
+
 func (p *Plugin) sendMedia(ctx context.Context, t target, media channel.Media, caption string, reply *models.ReplyParameters, silent bool) (*models.Message, error) {
+	method := mediaMethod(media.Kind)
+	html, mode := "", models.ParseMode("")
+	if caption != "" {
+		html, mode = format.TelegramHTML(caption), models.ParseModeHTML
+	}
+	m, err := p.sendMediaOnce(ctx, method, t, media, html, mode, reply, silent)
+	if err != nil && mode != "" && isParseError(err) {
+		p.log.Warn("telegram refused the caption HTML; sending plain text", "err", err)
+		m, err = p.sendMediaOnce(ctx, method, t, media, format.PlainText(caption), "", reply, silent)
+	}
+	var se *channel.SendError
+	if err != nil && !errors.As(err, &se) {
+		err = sendError(method, err)
+	}
+	return m, err
+}
+
+// sendMediaOnce makes one send call; a local file is opened for each call,
+// since an upload consumes it.
+func (p *Plugin) sendMediaOnce(ctx context.Context, method string, t target, media channel.Media, caption string,
+	mode models.ParseMode, reply *models.ReplyParameters, silent bool) (*models.Message, error) {
 	var file models.InputFile
 	switch {
 	case media.Path != "":
@@ -141,6 +187,9 @@ func (p *Plugin) sendMedia(ctx context.Context, t target, media channel.Media, c
 			return nil, channel.Permanent(fmt.Errorf("telegram: attachment: %w", err))
 		}
 		defer f.Close()
+		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+			return nil, channel.Permanent(fmt.Errorf("telegram: attachment %s is not a regular file", media.Path))
+		}
 		name := media.FileName
 		if name == "" {
 			name = filepath.Base(media.Path)
@@ -151,24 +200,47 @@ func (p *Plugin) sendMedia(ctx context.Context, t target, media channel.Media, c
 	default:
 		return nil, channel.Permanent(errors.New("telegram: attachment has neither a path nor a URL"))
 	}
-	html, mode := "", models.ParseMode("")
-	if caption != "" {
-		html, mode = markdownToHTML(caption), models.ParseModeHTML
+	switch method {
+	case "sendPhoto":
+		return p.bot.SendPhoto(ctx, &bot.SendPhotoParams{ChatID: t.chat, MessageThreadID: t.thread, Photo: file,
+			Caption: caption, ParseMode: mode, ReplyParameters: reply, DisableNotification: silent})
+	case "sendVoice":
+		return p.bot.SendVoice(ctx, &bot.SendVoiceParams{ChatID: t.chat, MessageThreadID: t.thread, Voice: file,
+			Caption: caption, ParseMode: mode, ReplyParameters: reply, DisableNotification: silent})
+	case "sendAudio":
+		return p.bot.SendAudio(ctx, &bot.SendAudioParams{ChatID: t.chat, MessageThreadID: t.thread, Audio: file,
+			Caption: caption, ParseMode: mode, ReplyParameters: reply, DisableNotification: silent})
+	case "sendVideo":
+		return p.bot.SendVideo(ctx, &bot.SendVideoParams{ChatID: t.chat, MessageThreadID: t.thread, Video: file,
+			Caption: caption, ParseMode: mode, ReplyParameters: reply, DisableNotification: silent})
 	}
-	if media.Kind == "image" {
-		m, err := p.bot.SendPhoto(ctx, &bot.SendPhotoParams{ChatID: t.chat, MessageThreadID: t.thread, Photo: file,
-			Caption: html, ParseMode: mode, ReplyParameters: reply, DisableNotification: silent})
-		if err != nil {
-			return nil, sendError("sendPhoto", err)
-		}
-		return m, nil
-	}
-	m, err := p.bot.SendDocument(ctx, &bot.SendDocumentParams{ChatID: t.chat, MessageThreadID: t.thread, Document: file,
-		Caption: html, ParseMode: mode, ReplyParameters: reply, DisableNotification: silent})
+	return p.bot.SendDocument(ctx, &bot.SendDocumentParams{ChatID: t.chat, MessageThreadID: t.thread, Document: file,
+		Caption: caption, ParseMode: mode, ReplyParameters: reply, DisableNotification: silent})
+}
+
+// React sets our reaction on a message (emoji != "") or clears it
+// (emoji == "").
+func (p *Plugin) React(ctx context.Context, to channel.Peer, messageID, emoji string) error {
+	t, err := parseTarget(to)
 	if err != nil {
-		return nil, sendError("sendDocument", err)
+		return channel.Permanent(err)
 	}
-	return m, nil
+	id, err := strconv.Atoi(strings.TrimSpace(messageID))
+	if err != nil || id <= 0 {
+		return channel.Permanent(fmt.Errorf("telegram: invalid message id %q", messageID))
+	}
+	// An explicit empty list clears our reaction.
+	reaction := []models.ReactionType{}
+	if emoji != "" {
+		reaction = append(reaction, models.ReactionType{Type: models.ReactionTypeTypeEmoji,
+			ReactionTypeEmoji: &models.ReactionTypeEmoji{Emoji: emoji}})
+	}
+	ctx, cancel := withDefaultTimeout(ctx, callTimeout)
+	defer cancel()
+	if _, err := p.bot.SetMessageReaction(ctx, &bot.SetMessageReactionParams{ChatID: t.chat, MessageID: id, Reaction: reaction}); err != nil {
+		return sendError("setMessageReaction", err)
+	}
+	return nil
 }
 
 // Typing shows "typing…" in the chat (and topic, including General).

@@ -1,7 +1,8 @@
 // Package telegram is the Telegram channel plugin: a bot account on the
 // Telegram Bot API (github.com/go-telegram/bot), receiving updates by long
 // polling (default) or a webhook, and sending Markdown replies as Telegram
-// HTML.
+// HTML (core/channels/format). Kind builds accounts from the OpenClaw
+// channels.telegram config block; telegramtest is a fake Bot API for tests.
 //
 // Long polling is done here rather than by the library's Start loop so the
 // restart offset only advances once an update has been handed to the
@@ -23,6 +24,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +33,7 @@ import (
 	"github.com/go-telegram/bot/models"
 
 	"github.com/pincerhq/pincer/core/channels/channel"
+	"github.com/pincerhq/pincer/core/secrets"
 )
 
 // ChannelID is the channel kind this plugin serves.
@@ -68,18 +71,32 @@ var allowedUpdates = []string{
 type Config struct {
 	AccountID string // "default" when empty
 	Token     string
+	// TokenSource says where Token came from: "tokenFile", "config",
+	// "secrets" or "env" (default "config"). Logout uses it.
+	TokenSource string
+	// Secrets is the secret store a "secrets" token lives in (Logout
+	// deletes it there).
+	Secrets secrets.Store
 	// APIRoot is the Bot API root only, without /bot<TOKEN>
 	// (default https://api.telegram.org).
 	APIRoot string
 	// WebhookURL switches to webhook mode: Start registers it (with
-	// WebhookSecret, required) and updates arrive through WebhookHandler.
-	WebhookURL, WebhookSecret string
+	// WebhookSecret, required) and updates arrive through WebhookHandler,
+	// mounted by the gateway at WebhookPath (default "/telegram-webhook",
+	// or "/telegram-webhook/<accountId>" for other accounts).
+	WebhookURL, WebhookSecret, WebhookPath string
 	// MediaDir is where inbound media is saved (default: a directory under
 	// the OS temp dir).
 	MediaDir string
 	// MaxMediaBytes caps each inbound download (default 20 MiB); larger
 	// files are skipped with a note in the message text.
 	MaxMediaBytes int64
+	// TextChunkLimit is the longest message Send sends, in UTF-16 code
+	// units of the rendered text (1..4096, default 4096); longer text is
+	// split.
+	TextChunkLimit int
+	// DisableLinkPreview sends text messages without link previews.
+	DisableLinkPreview bool
 	// OffsetStore persists the polling offset (default: in memory).
 	OffsetStore OffsetStore
 	HTTPClient  *http.Client
@@ -117,17 +134,34 @@ func New(cfg Config) (*Plugin, error) {
 		return nil, errors.New("telegram: bot token is empty (set botToken or tokenFile)")
 	}
 	if cfg.AccountID == "" {
-		cfg.AccountID = "default"
+		cfg.AccountID = DefaultAccountID
+	}
+	if cfg.TokenSource == "" {
+		cfg.TokenSource = TokenSourceConfig
 	}
 	root, err := normalizeAPIRoot(cfg.APIRoot, cfg.Token)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.WebhookURL != "" && cfg.WebhookSecret == "" {
-		return nil, errors.New("telegram: webhookSecret is required with webhookUrl")
+	if cfg.WebhookURL != "" {
+		if cfg.WebhookSecret == "" {
+			return nil, errors.New("telegram: webhookSecret is required with webhookUrl")
+		}
+		if cfg.WebhookPath == "" {
+			cfg.WebhookPath = defaultWebhookPath(cfg.AccountID)
+		}
+		if !strings.HasPrefix(cfg.WebhookPath, "/") {
+			return nil, fmt.Errorf("telegram: webhookPath %q must start with /", cfg.WebhookPath)
+		}
 	}
 	if cfg.MaxMediaBytes <= 0 {
 		cfg.MaxMediaBytes = DefaultMaxMediaBytes
+	}
+	switch {
+	case cfg.TextChunkLimit == 0:
+		cfg.TextChunkLimit = TextLimit
+	case cfg.TextChunkLimit < 0 || cfg.TextChunkLimit > TextLimit:
+		return nil, fmt.Errorf("telegram: textChunkLimit %d is outside 1..%d", cfg.TextChunkLimit, TextLimit)
 	}
 	if cfg.MediaDir == "" {
 		cfg.MediaDir = filepath.Join(os.TempDir(), "pincer-telegram-media", cfg.AccountID)
@@ -178,13 +212,20 @@ func newBot(token, root string, hc *http.Client, log *slog.Logger) (*bot.Bot, er
 	return b, nil
 }
 
-// normalizeAPIRoot trims slashes and a pasted /bot<TOKEN> suffix.
+// botPathRE finds a "/bot<id>:<secret>" token path pasted into an API root.
+var botPathRE = regexp.MustCompile(`/bot\d+:`)
+
+// normalizeAPIRoot trims spaces and trailing slashes and checks the root is
+// an http(s) URL without a bot token in it (the error never repeats the
+// root then, so the token does not reach logs or status).
 func normalizeAPIRoot(root, token string) (string, error) {
 	root = strings.TrimRight(strings.TrimSpace(root), "/")
 	if root == "" {
 		return DefaultAPIRoot, nil
 	}
-	root = strings.TrimRight(strings.TrimSuffix(root, "/bot"+token), "/")
+	if (token != "" && strings.Contains(root, "/bot"+token)) || botPathRE.MatchString(root) {
+		return "", errors.New(`telegram: apiRoot must be the Bot API root only (e.g. https://api.telegram.org), without "/bot<TOKEN>": remove the token path from apiRoot`)
+	}
 	u, err := url.Parse(root)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", fmt.Errorf("telegram: apiRoot %q is not an http(s) URL", root)
@@ -230,8 +271,9 @@ func (p *Plugin) Status() channel.Status {
 	return p.status
 }
 
-// TextLimit is Telegram's message length limit.
-func (p *Plugin) TextLimit() int { return TextLimit }
+// TextLimit is the longest message Send sends in one piece (textChunkLimit,
+// at most Telegram's 4096).
+func (p *Plugin) TextLimit() int { return p.cfg.TextChunkLimit }
 
 func (p *Plugin) update(f func(s *channel.Status)) {
 	p.mu.Lock()
@@ -271,7 +313,7 @@ func (p *Plugin) Start(ctx context.Context, h channel.Handler) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		err = startError("getMe", err)
+		err = startErrorHint("getMe", err, p.tokenHint())
 		p.update(func(s *channel.Status) {
 			s.LastError = err.Error()
 			if errors.Is(err, channel.ErrPermanent) {
@@ -296,14 +338,36 @@ func (p *Plugin) Start(ctx context.Context, h channel.Handler) error {
 // startError classifies a failure while starting: a rejected token is
 // permanent, anything else transient.
 func startError(method string, err error) error {
+	return startErrorHint(method, err, "check botToken/tokenFile")
+}
+
+func startErrorHint(method string, err error, hint string) error {
 	switch {
 	case errors.Is(err, bot.ErrorUnauthorized), errors.Is(err, bot.ErrorNotFound):
-		return channel.Permanent(fmt.Errorf("telegram: %s rejected the bot token (check botToken/tokenFile): %w", method, err))
+		return channel.Permanent(fmt.Errorf("telegram: %s rejected the bot token (%s): %w", method, hint, err))
 	case errors.Is(err, bot.ErrorBadRequest), errors.Is(err, bot.ErrorForbidden):
 		return channel.Permanent(fmt.Errorf("telegram: %s: %w", method, err))
 	default:
 		return channel.Transient(fmt.Errorf("telegram: %s: %w", method, err), 0)
 	}
+}
+
+// tokenHint says how to replace this account's token.
+func (p *Plugin) tokenHint() string {
+	path := configPath(p.cfg.AccountID)
+	switch p.cfg.TokenSource {
+	case TokenSourceFile:
+		return "put the current token from @BotFather in the file named by " + path + ".tokenFile"
+	case TokenSourceSecrets:
+		login := "pincer channels login telegram"
+		if p.cfg.AccountID != DefaultAccountID {
+			login += " --account " + p.cfg.AccountID
+		}
+		return "run `" + login + "` with the current token from @BotFather"
+	case TokenSourceEnv:
+		return "set " + EnvToken + " to the current token from @BotFather"
+	}
+	return "set " + path + ".botToken to the current token from @BotFather"
 }
 
 func (p *Plugin) runWebhook(ctx context.Context, h channel.Handler) error {
@@ -316,7 +380,7 @@ func (p *Plugin) runWebhook(ctx context.Context, h channel.Handler) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		err = startError("setWebhook", err)
+		err = startErrorHint("setWebhook", err, p.tokenHint())
 		p.setError(err)
 		return err
 	}
@@ -338,7 +402,7 @@ func (p *Plugin) poll(ctx context.Context, h channel.Handler, me *models.User) e
 	}
 	cancel()
 
-	offset, err := p.offsets.LoadOffset(ctx, p.cfg.AccountID)
+	offset, err := p.offsets.LoadOffset(ctx, p.cfg.AccountID, me.ID)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -401,7 +465,7 @@ func (p *Plugin) poll(ctx context.Context, h channel.Handler, me *models.User) e
 			offset = u.ID + 1
 			// Save even when ctx just ended: the update was handed over.
 			sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			if err := p.offsets.SaveOffset(sctx, p.cfg.AccountID, offset); err != nil {
+			if err := p.offsets.SaveOffset(sctx, p.cfg.AccountID, me.ID, offset); err != nil {
 				p.log.Error("telegram: saving the polling offset failed", "offset", offset, "err", err)
 				p.setError(fmt.Errorf("telegram: save polling offset: %w", err))
 			}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,9 +19,14 @@ import (
 	"github.com/go-telegram/bot/models"
 
 	"github.com/pincerhq/pincer/core/channels/channel"
+	"github.com/pincerhq/pincer/core/channels/format"
+	"github.com/pincerhq/pincer/core/channels/telegram/telegramtest"
 )
 
-const waitLimit = 10 * time.Second
+const (
+	waitLimit = 10 * time.Second
+	testToken = "123456:TEST-token"
+)
 
 type running struct {
 	p     *Plugin
@@ -28,18 +34,25 @@ type running struct {
 	stop  func() error
 }
 
-func testConfig(f *fakeAPI) Config {
-	return Config{Token: f.token, APIRoot: f.url(), HTTPClient: f.srv.Client(), Log: slog.New(slog.DiscardHandler)}
+func newFake(t *testing.T) *telegramtest.Server { return telegramtest.New(t, testToken) }
+
+func testConfig(f *telegramtest.Server) Config {
+	return Config{Token: f.Token(), APIRoot: f.URL(), HTTPClient: f.Client(), Log: slog.New(slog.DiscardHandler)}
 }
 
-// start runs a plugin; stop cancels it and returns Start's error.
-func start(t *testing.T, cfg Config) *running {
+func mustNew(t *testing.T, cfg Config) *Plugin {
 	t.Helper()
 	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startPlugin(t, p, nil)
+	return p
+}
+
+// start runs a plugin; stop cancels it and returns Start's error.
+func start(t *testing.T, cfg Config) *running {
+	t.Helper()
+	return startPlugin(t, mustNew(t, cfg), nil)
 }
 
 func startPlugin(t *testing.T, p *Plugin, onIn func(channel.Inbound)) *running {
@@ -97,65 +110,94 @@ func recv(t *testing.T, inbox chan channel.Inbound) channel.Inbound {
 	}
 }
 
+// Update builders.
+
+func user(id int64, username string) *models.User {
+	return &models.User{ID: id, FirstName: "User", LastName: username, Username: username}
+}
+
+func privateChat(id int64) models.Chat {
+	return models.Chat{ID: id, Type: models.ChatTypePrivate, FirstName: "User"}
+}
+
+func groupChat(id int64, typ models.ChatType, forum bool) models.Chat {
+	return models.Chat{ID: id, Type: typ, Title: "Group", IsForum: forum}
+}
+
+func message(id int, chat models.Chat, from *models.User, text string) *models.Message {
+	return &models.Message{ID: id, Date: 1700000000, Chat: chat, From: from, Text: text}
+}
+
+func botUser(f *telegramtest.Server) *models.User {
+	b := f.Bot()
+	return &b
+}
+
 func TestStartBadTokenFails(t *testing.T) {
-	f := newFakeAPI(t)
+	f := newFake(t)
 	cfg := testConfig(f)
 	cfg.Token = "999:wrong"
-	p, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustNew(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	err = p.Start(ctx, func(context.Context, channel.Inbound) {})
+	err := p.Start(ctx, func(context.Context, channel.Inbound) {})
 	if err == nil {
 		t.Fatal("Start succeeded with a bad token")
 	}
-	if !errors.Is(err, channel.ErrPermanent) || !strings.Contains(err.Error(), "token") {
-		t.Fatalf("want a permanent token error, got %v", err)
+	if !errors.Is(err, channel.ErrPermanent) || !strings.Contains(err.Error(), "rejected the bot token") ||
+		!strings.Contains(err.Error(), "channels.telegram.botToken") || strings.Contains(err.Error(), "999:wrong") {
+		t.Fatalf("want a permanent token error naming the key, got %v", err)
 	}
 	st := p.Status()
 	if st.Running || st.Connected || st.Linked || st.LastError == "" || !st.Configured {
 		t.Fatalf("status after bad token: %+v", st)
 	}
-	if f.count("getUpdates") != 0 {
-		t.Fatal("polled with a bad token")
+	if f.BadTokenRequests() != 1 || f.Calls("getUpdates") != 0 {
+		t.Fatalf("bad-token requests %d, getUpdates %d", f.BadTokenRequests(), f.Calls("getUpdates"))
 	}
 }
 
 func TestValidate(t *testing.T) {
-	f := newFakeAPI(t)
+	f := newFake(t)
 	ctx := context.Background()
-	name, err := Validate(ctx, f.token, f.url()+"/", f.srv.Client())
-	if err != nil || name != f.botUsr {
+	name, err := Validate(ctx, f.Token(), f.URL()+"/", f.Client())
+	if err != nil || name != f.Bot().Username {
 		t.Fatalf("Validate = %q, %v", name, err)
 	}
-	// a pasted /bot<TOKEN> suffix is tolerated
-	if name, err = Validate(ctx, f.token, f.url()+"/bot"+f.token, f.srv.Client()); err != nil || name != f.botUsr {
-		t.Fatalf("Validate with /bot suffix = %q, %v", name, err)
+	// a pasted /bot<TOKEN> endpoint is refused without echoing the token
+	_, err = Validate(ctx, f.Token(), f.URL()+"/bot"+f.Token(), f.Client())
+	if err == nil || strings.Contains(err.Error(), f.Token()) || !strings.Contains(err.Error(), "root only") {
+		t.Fatalf("Validate with /bot suffix: %v", err)
 	}
-	if _, err := Validate(ctx, "1:bad", f.url(), f.srv.Client()); err == nil || !errors.Is(err, channel.ErrPermanent) {
+	if _, err := Validate(ctx, "1:bad", f.URL(), f.Client()); err == nil || !errors.Is(err, channel.ErrPermanent) {
 		t.Fatalf("Validate bad token: %v", err)
 	}
 }
 
-func TestNewRequiresTokenAndWebhookSecret(t *testing.T) {
-	if _, err := New(Config{}); err == nil {
-		t.Fatal("New without a token succeeded")
-	}
-	if _, err := New(Config{Token: "1:a", WebhookURL: "https://example.test/hook"}); err == nil {
-		t.Fatal("webhook without a secret accepted")
-	}
-	if _, err := New(Config{Token: "1:a", APIRoot: "ftp://x"}); err == nil {
-		t.Fatal("bad apiRoot accepted")
+func TestNewChecksConfig(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"no token", Config{}},
+		{"webhook without secret", Config{Token: "1:a", WebhookURL: "https://example.test/hook"}},
+		{"bad apiRoot", Config{Token: "1:a", APIRoot: "ftp://x"}},
+		{"token in apiRoot", Config{Token: "1:a", APIRoot: "https://api.telegram.org/bot1:a"}},
+		{"other token in apiRoot", Config{Token: "1:a", APIRoot: "https://api.telegram.org/bot2:b/"}},
+		{"chunk limit too big", Config{Token: "1:a", TextChunkLimit: 5000}},
+		{"relative webhook path", Config{Token: "1:a", WebhookURL: "https://x.test/h", WebhookSecret: "s", WebhookPath: "hook"}},
+	} {
+		if _, err := New(c.cfg); err == nil {
+			t.Errorf("%s: accepted", c.name)
+		}
 	}
 }
 
 func TestPeerMapping(t *testing.T) {
-	f := newFakeAPI(t)
+	f := newFake(t)
 	r := start(t, testConfig(f))
 	st := r.p.Status()
-	if !st.Running || !st.Connected || !st.Linked || st.Self != "@"+f.botUsr || st.Mode != "polling" {
+	if !st.Running || !st.Connected || !st.Linked || st.Self != "@"+f.Bot().Username || st.Mode != "polling" {
 		t.Fatalf("status: %+v", st)
 	}
 	if r.p.TextLimit() != 4096 {
@@ -163,30 +205,34 @@ func TestPeerMapping(t *testing.T) {
 	}
 
 	alice := user(42, "alice")
+	forum := groupChat(-1001, models.ChatTypeSupergroup, true)
 	dm := message(1, privateChat(42), alice, "hello")
-	group := message(2, groupChat(-500, "group", false), alice, "in group")
-	topic := message(3, groupChat(-1001, "supergroup", true), alice, "in topic")
-	topic["message_thread_id"] = 7
-	topic["is_topic_message"] = true
-	topic["reply_to_message"] = map[string]any{"message_id": 7, "date": 1, "chat": groupChat(-1001, "supergroup", true),
-		"forum_topic_created": map[string]any{"name": "T", "icon_color": 1}}
-	general := message(4, groupChat(-1001, "supergroup", true), alice, "in general")
-	post := message(5, groupChat(-1009, "channel", false), nil, "a post")
-	post["sender_chat"] = groupChat(-1009, "channel", false)
-	self := message(6, groupChat(-500, "group", false), map[string]any{"id": f.botID, "is_bot": true, "first_name": "Pincer", "username": f.botUsr}, "me")
-	f.push(
-		map[string]any{"message": dm}, map[string]any{"message": group}, map[string]any{"message": topic},
-		map[string]any{"message": general}, map[string]any{"channel_post": post}, map[string]any{"message": self},
-	)
+	group := message(2, groupChat(-500, models.ChatTypeGroup, false), alice, "in group")
+	topic := message(3, forum, alice, "in topic")
+	topic.MessageThreadID, topic.IsTopicMessage = 7, true
+	topic.ReplyToMessage = &models.Message{ID: 7, Date: 1, Chat: forum,
+		ForumTopicCreated: &models.ForumTopicCreated{Name: "T", IconColor: 1}}
+	general := message(4, forum, alice, "in general")
+	channelChat := groupChat(-1009, models.ChatTypeChannel, false)
+	post := message(5, channelChat, nil, "a post")
+	post.SenderChat = &channelChat
+	self := message(6, groupChat(-500, models.ChatTypeGroup, false), botUser(f), "me")
+	super := message(7, groupChat(-1002, models.ChatTypeSupergroup, false), alice, "in supergroup")
+	var ids []int64
+	for _, u := range []models.Update{{Message: dm}, {Message: group}, {Message: topic}, {Message: general},
+		{ChannelPost: post}, {Message: self}, {Message: super}} {
+		ids = append(ids, f.AddUpdate(u))
+	}
 
 	in := recv(t, r.inbox)
 	if in.Channel != "telegram" || in.AccountID != "default" || in.Peer != (channel.Peer{Kind: channel.PeerDirect, ID: "42"}) ||
-		in.Sender.ID != "42" || in.Sender.Username != "alice" || in.Sender.IsBot || in.Sender.IsSelf ||
-		in.Text != "hello" || in.MessageID != "1" || !in.Mentioned || in.Edited || in.Time.Unix() != 1700000000 || in.Raw == nil {
+		in.Sender.ID != "42" || in.Sender.Username != "alice" || in.Sender.DisplayName != "User alice" || in.Sender.IsBot || in.Sender.IsSelf ||
+		in.Text != "hello" || in.MessageID != "1" || !in.Mentioned || in.Edited || in.Time.Unix() != 1700000000 || in.Raw == nil ||
+		in.EventID != itoa(ids[0]) || in.ParentPeer != nil {
 		t.Fatalf("dm: %+v", in)
 	}
 	in = recv(t, r.inbox)
-	if in.Peer != (channel.Peer{Kind: channel.PeerGroup, ID: "-500"}) || in.ParentPeer != nil || in.Mentioned {
+	if in.Peer != (channel.Peer{Kind: channel.PeerGroup, ID: "-500"}) || in.ParentPeer != nil || in.Mentioned || in.EventID != itoa(ids[1]) {
 		t.Fatalf("group: %+v", in)
 	}
 	in = recv(t, r.inbox)
@@ -196,7 +242,7 @@ func TestPeerMapping(t *testing.T) {
 		t.Fatalf("topic: %+v", in)
 	}
 	in = recv(t, r.inbox)
-	if in.Peer != (channel.Peer{Kind: channel.PeerGroup, ID: "-1001", ThreadID: "1", TopicKind: "topic"}) {
+	if in.Peer != (channel.Peer{Kind: channel.PeerGroup, ID: "-1001", ThreadID: "1", TopicKind: "topic"}) || in.ParentPeer == nil {
 		t.Fatalf("general topic: %+v", in)
 	}
 	in = recv(t, r.inbox)
@@ -207,6 +253,10 @@ func TestPeerMapping(t *testing.T) {
 	if !in.Sender.IsSelf || !in.Sender.IsBot {
 		t.Fatalf("self: %+v", in.Sender)
 	}
+	in = recv(t, r.inbox)
+	if in.Peer != (channel.Peer{Kind: channel.PeerGroup, ID: "-1002"}) || in.ParentPeer != nil {
+		t.Fatalf("supergroup: %+v", in)
+	}
 
 	if err := r.stop(); err != nil {
 		t.Fatalf("Start returned %v after cancel", err)
@@ -216,34 +266,38 @@ func TestPeerMapping(t *testing.T) {
 	}
 }
 
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
 func TestMentionDetection(t *testing.T) {
-	f := newFakeAPI(t)
+	f := newFake(t)
 	r := start(t, testConfig(f))
-	grp := groupChat(-500, "supergroup", false)
+	grp := groupChat(-500, models.ChatTypeSupergroup, false)
 	bob := user(43, "bob")
-	ent := func(typ string, off, n int) map[string]any {
-		return map[string]any{"type": typ, "offset": off, "length": n}
+	ent := func(typ models.MessageEntityType, off, n int) models.MessageEntity {
+		return models.MessageEntity{Type: typ, Offset: off, Length: n}
 	}
 
 	plain := message(1, grp, bob, "pincer_test_bot without the at")
 	// "😀 " is 3 UTF-16 units: offsets are in UTF-16
 	mention := message(2, grp, bob, "😀 hey @Pincer_Test_Bot look")
-	mention["entities"] = []any{ent("mention", 7, 16)}
+	mention.Entities = []models.MessageEntity{ent(models.MessageEntityTypeMention, 7, 16)}
 	other := message(3, grp, bob, "hey @other_bot")
-	other["entities"] = []any{ent("mention", 4, 10)}
+	other.Entities = []models.MessageEntity{ent(models.MessageEntityTypeMention, 4, 10)}
 	command := message(4, grp, bob, "/status@pincer_test_bot now")
-	command["entities"] = []any{ent("bot_command", 0, 23)}
+	command.Entities = []models.MessageEntity{ent(models.MessageEntityTypeBotCommand, 0, 23)}
 	reply := message(5, grp, bob, "replying")
-	reply["reply_to_message"] = message(900, grp, map[string]any{"id": f.botID, "is_bot": true, "first_name": "Pincer"}, "earlier")
+	reply.ReplyToMessage = message(900, grp, botUser(f), "earlier")
 	replyOther := message(6, grp, bob, "replying to alice")
-	replyOther["reply_to_message"] = message(901, grp, user(42, "alice"), "hi")
+	replyOther.ReplyToMessage = message(901, grp, user(42, "alice"), "hi")
 	textMention := message(7, grp, bob, "Pincer do it")
-	textMention["entities"] = []any{map[string]any{"type": "text_mention", "offset": 0, "length": 6, "user": map[string]any{"id": f.botID, "is_bot": true, "first_name": "Pincer"}}}
-	caption := map[string]any{"message_id": 8, "date": 1, "chat": grp, "from": bob, "caption": "pic for @pincer_test_bot",
-		"caption_entities": []any{ent("mention", 8, 16)}}
-	f.push(map[string]any{"message": plain}, map[string]any{"message": mention}, map[string]any{"message": other},
-		map[string]any{"message": command}, map[string]any{"message": reply}, map[string]any{"message": replyOther},
-		map[string]any{"message": textMention}, map[string]any{"message": caption})
+	tm := ent(models.MessageEntityTypeTextMention, 0, 6)
+	tm.User = botUser(f)
+	textMention.Entities = []models.MessageEntity{tm}
+	caption := &models.Message{ID: 8, Date: 1, Chat: grp, From: bob, Caption: "pic for @pincer_test_bot",
+		CaptionEntities: []models.MessageEntity{ent(models.MessageEntityTypeMention, 8, 16)}}
+	for _, m := range []*models.Message{plain, mention, other, command, reply, replyOther, textMention, caption} {
+		f.AddUpdate(models.Update{Message: m})
+	}
 
 	want := []struct {
 		id        string
@@ -259,49 +313,69 @@ func TestMentionDetection(t *testing.T) {
 	}
 }
 
-func TestEditedMessage(t *testing.T) {
-	f := newFakeAPI(t)
+func TestEditedMessagesAndServiceMessages(t *testing.T) {
+	f := newFake(t)
 	r := start(t, testConfig(f))
 	m := message(10, privateChat(42), user(42, "alice"), "fixed typo")
-	m["edit_date"] = 1700000500
-	f.push(map[string]any{"edited_message": m})
+	m.EditDate = 1700000500
+	grp := groupChat(-500, models.ChatTypeGroup, false)
+	joined := &models.Message{ID: 11, Date: 1, Chat: grp, From: user(42, "alice"), NewChatMembers: []models.User{*user(44, "carol")}}
+	sticker := &models.Message{ID: 12, Date: 1, Chat: grp, From: user(42, "alice"),
+		Sticker: &models.Sticker{FileID: "s", FileUniqueID: "us", Type: "regular", Emoji: "👍"}}
+	loc := &models.Message{ID: 13, Date: 1, Chat: grp, From: user(42, "alice"), Location: &models.Location{Latitude: 48.5, Longitude: 2.25}}
+	post := message(14, groupChat(-1009, models.ChatTypeChannel, false), nil, "edited post")
+	id := f.AddUpdate(models.Update{EditedMessage: m})
+	f.AddUpdate(models.Update{Message: joined})
+	f.AddUpdate(models.Update{Message: sticker})
+	f.AddUpdate(models.Update{Message: loc})
+	f.AddUpdate(models.Update{EditedChannelPost: post})
+
 	in := recv(t, r.inbox)
-	if !in.Edited || in.Text != "fixed typo" || in.MessageID != "10" || in.Time.Unix() != 1700000500 {
+	if !in.Edited || in.Text != "fixed typo" || in.MessageID != "10" || in.Time.Unix() != 1700000500 || in.EventID != itoa(id) {
 		t.Fatalf("edited: %+v", in)
+	}
+	// the member-joined service message is skipped
+	if in = recv(t, r.inbox); in.MessageID != "12" || in.Text != "👍" {
+		t.Fatalf("sticker: %+v", in)
+	}
+	if in = recv(t, r.inbox); in.MessageID != "13" || in.Text != "[location: 48.500000, 2.250000]" {
+		t.Fatalf("location: %+v", in)
+	}
+	if in = recv(t, r.inbox); !in.Edited || in.Peer.Kind != channel.PeerChannel || in.Text != "edited post" {
+		t.Fatalf("edited channel post: %+v", in)
 	}
 }
 
 func TestOffsetPersistenceAcrossRestart(t *testing.T) {
-	f := newFakeAPI(t)
-	f.keep = true
-	store := NewMemoryOffsetStore()
+	f := newFake(t)
+	f.RetainConfirmed()
+	offsets := NewMemoryOffsetStore()
 	cfg := testConfig(f)
 	cfg.AccountID = "work"
-	cfg.OffsetStore = store
+	cfg.OffsetStore = offsets
 	ctx := context.Background()
+	botID := f.Bot().ID
 
-	p1, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p1 := mustNew(t, cfg)
 	// The offset must not have moved past an update while it is handled.
 	var early []string
 	r1 := startPlugin(t, p1, func(in channel.Inbound) {
-		off, _ := store.LoadOffset(ctx, "work")
+		off, _ := offsets.LoadOffset(ctx, "work", botID)
 		if u := in.Raw.(*models.Update).ID; off > u {
 			early = append(early, in.MessageID)
 		}
 	})
 	chat, alice := privateChat(42), user(42, "alice")
-	ids := f.push(map[string]any{"message": message(1, chat, alice, "one")},
-		map[string]any{"message": message(2, chat, alice, "two")},
-		map[string]any{"message": message(3, chat, alice, "three")})
+	var ids []int64
+	for i, text := range []string{"one", "two", "three"} {
+		ids = append(ids, f.AddUpdate(models.Update{Message: message(i+1, chat, alice, text)}))
+	}
 	for _, want := range []string{"one", "two", "three"} {
 		if in := recv(t, r1.inbox); in.Text != want {
 			t.Fatalf("got %q, want %q", in.Text, want)
 		}
 	}
-	waitFor(t, "offset saved", func() bool { off, _ := store.LoadOffset(ctx, "work"); return off == ids[2]+1 })
+	waitFor(t, "offset saved", func() bool { off, _ := offsets.LoadOffset(ctx, "work", botID); return off == ids[2]+1 })
 	if len(early) > 0 {
 		t.Fatalf("offset advanced before the handler ran for %v", early)
 	}
@@ -310,23 +384,17 @@ func TestOffsetPersistenceAcrossRestart(t *testing.T) {
 	}
 
 	// Same store: the restart resumes after "three" and sees only new updates.
-	p2, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r2 := startPlugin(t, p2, nil)
-	f.push(map[string]any{"message": message(4, chat, alice, "four")})
+	r2 := startPlugin(t, mustNew(t, cfg), nil)
+	f.AddUpdate(models.Update{Message: message(4, chat, alice, "four")})
 	if in := recv(t, r2.inbox); in.Text != "four" {
 		t.Fatalf("after restart got %q, want only the new update", in.Text)
 	}
-	f.mu.Lock()
-	offsets := append([]int64(nil), f.offsets...)
-	f.mu.Unlock()
-	if offsets[0] != 0 {
-		t.Fatalf("first start polled with offset %d", offsets[0])
+	polled := f.Offsets()
+	if polled[0] != 0 {
+		t.Fatalf("first start polled with offset %d", polled[0])
 	}
 	var resumed bool
-	for _, o := range offsets[1:] {
+	for _, o := range polled[1:] {
 		if o == ids[2]+1 {
 			resumed = true
 		}
@@ -335,57 +403,66 @@ func TestOffsetPersistenceAcrossRestart(t *testing.T) {
 		}
 	}
 	if !resumed {
-		t.Fatalf("never polled with offset %d: %v", ids[2]+1, offsets)
+		t.Fatalf("never polled with offset %d: %v", ids[2]+1, polled)
 	}
 	_ = r2.stop()
-	if off, _ := store.LoadOffset(ctx, "work"); off != ids[2]+2 {
+	if off, _ := offsets.LoadOffset(ctx, "work", botID); off != ids[2]+2 {
 		t.Fatalf("offset after restart = %d, want %d", off, ids[2]+2)
+	}
+	// An offset belongs to its bot: another bot on the account starts over.
+	if off, _ := offsets.LoadOffset(ctx, "work", botID+1); off != 0 {
+		t.Fatalf("offset for another bot = %d", off)
 	}
 
 	// Sanity check of the fake: without the saved offset everything
 	// would have come again.
 	cfg.OffsetStore = NewMemoryOffsetStore()
-	p3, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r3 := startPlugin(t, p3, nil)
+	r3 := startPlugin(t, mustNew(t, cfg), nil)
 	if in := recv(t, r3.inbox); in.Text != "one" {
 		t.Fatalf("fresh store got %q", in.Text)
 	}
 }
 
 func TestInboundMedia(t *testing.T) {
-	f := newFakeAPI(t)
+	f := newFake(t)
 	cfg := testConfig(f)
 	cfg.MediaDir = t.TempDir()
 	cfg.MaxMediaBytes = 1024
 	r := start(t, cfg)
 
 	photo := bytes.Repeat([]byte{0xFF, 0xD8, 0xAB}, 200) // 600 bytes
-	f.addFile("p-small", "photos/small.jpg", []byte("tiny"), 0)
-	f.addFile("p-large", "photos/large.jpg", photo, 0)
-	f.addFile("p-huge", "photos/huge.jpg", bytes.Repeat([]byte("x"), 5000), 0)
-	f.addFile("voice-1", "voice/v.oga", []byte("OggS-voice"), 0)
-	grp := groupChat(-500, "group", false)
+	f.AddFile(telegramtest.File{ID: "p-small", Path: "photos/small.jpg", Data: []byte("tiny")})
+	f.AddFile(telegramtest.File{ID: "p-large", Path: "photos/large.jpg", Data: photo})
+	f.AddFile(telegramtest.File{ID: "p-huge", Path: "photos/huge.jpg", Data: bytes.Repeat([]byte("x"), 5000)})
+	f.AddFile(telegramtest.File{ID: "voice-1", Path: "voice/v.oga", Data: []byte("OggS-voice")})
+	f.AddFile(telegramtest.File{ID: "audio-1", Path: "music/file_7.mp3", Data: []byte("ID3-audio")})
+	f.AddFile(telegramtest.File{ID: "video-1", Path: "videos/file_8", Data: []byte("mp4-video")})
+	f.AddFile(telegramtest.File{ID: "doc-1", Path: "documents/file_9.pdf", Data: []byte("%PDF-1.4")})
+	// no size announced anywhere: the cap applies while downloading
+	f.AddFile(telegramtest.File{ID: "doc-unknown-size", Path: "documents/big.bin", Data: bytes.Repeat([]byte("y"), 3000), ReportedSize: -1})
+	grp := groupChat(-500, models.ChatTypeGroup, false)
 	alice := user(42, "alice")
 
-	withPhoto := map[string]any{"message_id": 20, "date": 1, "chat": grp, "from": alice, "caption": "look at this",
-		"photo": []any{
-			map[string]any{"file_id": "p-small", "file_unique_id": "us", "width": 90, "height": 90, "file_size": 4},
-			map[string]any{"file_id": "p-large", "file_unique_id": "ul", "width": 800, "height": 800, "file_size": 600},
-			map[string]any{"file_id": "p-huge", "file_unique_id": "uh", "width": 2000, "height": 2000, "file_size": 5000},
-		}}
-	oversize := map[string]any{"message_id": 21, "date": 1, "chat": grp, "from": alice, "caption": "report",
-		"document": map[string]any{"file_id": "p-huge", "file_unique_id": "dh", "file_name": "report.pdf", "file_size": 5000}}
-	// no size announced anywhere: the cap applies while downloading
-	f.addFile("doc-unknown-size", "documents/big.bin", bytes.Repeat([]byte("y"), 3000), -1)
-	unknown := map[string]any{"message_id": 22, "date": 1, "chat": grp, "from": alice,
-		"document": map[string]any{"file_id": "doc-unknown-size", "file_unique_id": "du", "file_name": "big.bin"}}
-	voice := map[string]any{"message_id": 23, "date": 1, "chat": privateChat(42), "from": alice,
-		"voice": map[string]any{"file_id": "voice-1", "file_unique_id": "uv", "duration": 2, "mime_type": "audio/ogg", "file_size": 10}}
-	f.push(map[string]any{"message": withPhoto}, map[string]any{"message": oversize},
-		map[string]any{"message": unknown}, map[string]any{"message": voice})
+	withPhoto := &models.Message{ID: 20, Date: 1, Chat: grp, From: alice, Caption: "look at this", Photo: []models.PhotoSize{
+		{FileID: "p-small", FileUniqueID: "us", Width: 90, Height: 90, FileSize: 4},
+		{FileID: "p-large", FileUniqueID: "ul", Width: 800, Height: 800, FileSize: 600},
+		{FileID: "p-huge", FileUniqueID: "uh", Width: 2000, Height: 2000, FileSize: 5000},
+	}}
+	oversize := &models.Message{ID: 21, Date: 1, Chat: grp, From: alice, Caption: "report",
+		Document: &models.Document{FileID: "p-huge", FileUniqueID: "dh", FileName: "report.pdf", FileSize: 5000}}
+	unknown := &models.Message{ID: 22, Date: 1, Chat: grp, From: alice,
+		Document: &models.Document{FileID: "doc-unknown-size", FileUniqueID: "du", FileName: "big.bin"}}
+	voice := &models.Message{ID: 23, Date: 1, Chat: privateChat(42), From: alice,
+		Voice: &models.Voice{FileID: "voice-1", FileUniqueID: "uv", Duration: 2, MimeType: "audio/ogg", FileSize: 10}}
+	audio := &models.Message{ID: 24, Date: 1, Chat: privateChat(42), From: alice,
+		Audio: &models.Audio{FileID: "audio-1", FileUniqueID: "ua", MimeType: "audio/mpeg", FileName: "song.mp3", FileSize: 9}}
+	video := &models.Message{ID: 25, Date: 1, Chat: privateChat(42), From: alice,
+		Video: &models.Video{FileID: "video-1", FileUniqueID: "uvid", FileSize: 9}}
+	doc := &models.Message{ID: 26, Date: 1, Chat: privateChat(42), From: alice, Caption: "the doc",
+		Document: &models.Document{FileID: "doc-1", FileUniqueID: "ud", MimeType: "application/pdf", FileName: "../../evil name.pdf", FileSize: 8}}
+	for _, m := range []*models.Message{withPhoto, oversize, unknown, voice, audio, video, doc} {
+		f.AddUpdate(models.Update{Message: m})
+	}
 
 	in := recv(t, r.inbox)
 	if in.Text != "look at this" || len(in.Media) != 1 {
@@ -411,20 +488,32 @@ func TestInboundMedia(t *testing.T) {
 	if len(in.Media) != 1 || in.Media[0].Kind != "voice" || in.Media[0].MimeType != "audio/ogg" || !strings.HasSuffix(in.Media[0].Path, ".oga") {
 		t.Fatalf("voice: %+v", in.Media)
 	}
+	in = recv(t, r.inbox)
+	if len(in.Media) != 1 || in.Media[0].Kind != "audio" || in.Media[0].MimeType != "audio/mpeg" || in.Media[0].FileName != "song.mp3" ||
+		!strings.HasSuffix(in.Media[0].Path, ".mp3") || in.Text != "" {
+		t.Fatalf("audio: %+v %q", in.Media, in.Text)
+	}
+	in = recv(t, r.inbox)
+	if len(in.Media) != 1 || in.Media[0].Kind != "video" || in.Media[0].MimeType != "video/mp4" || !strings.HasSuffix(in.Media[0].Path, ".mp4") {
+		t.Fatalf("video: %+v", in.Media)
+	}
+	in = recv(t, r.inbox)
+	if len(in.Media) != 1 || in.Media[0].Kind != "document" || in.Text != "the doc" || filepath.Dir(in.Media[0].Path) != cfg.MediaDir ||
+		!strings.HasSuffix(in.Media[0].Path, ".pdf") {
+		t.Fatalf("document: %+v", in.Media)
+	}
 
 	entries, _ := os.ReadDir(cfg.MediaDir)
-	if len(entries) != 2 {
+	if len(entries) != 5 {
 		var names []string
 		for _, e := range entries {
 			names = append(names, e.Name())
 		}
-		t.Fatalf("media dir holds %v, want the photo and the voice note only", names)
+		t.Fatalf("media dir holds %v, want the photo, voice, audio, video and document", names)
 	}
-	f.mu.Lock()
-	getFiles := f.calls["getFile"]
-	f.mu.Unlock()
-	if getFiles != 3 { // photo, unknown-size document, voice; not the announced-oversize one
-		t.Fatalf("getFile called %d times", getFiles)
+	// photo, unknown-size document, voice, audio, video, document; not the announced-oversize one
+	if n := f.Calls("getFile"); n != 6 {
+		t.Fatalf("getFile called %d times", n)
 	}
 }
 
@@ -433,34 +522,44 @@ var tagRE = regexp.MustCompile(`<[^>]*>`)
 // visible is what Telegram displays of an HTML message.
 func visible(s string) string { return html.UnescapeString(tagRE.ReplaceAllString(s, "")) }
 
+func directPeer() channel.Peer { return channel.Peer{Kind: channel.PeerDirect, ID: "42"} }
+
 func TestSendHTML(t *testing.T) {
-	f := newFakeAPI(t)
-	p, err := New(testConfig(f))
+	f := newFake(t)
+	p := mustNew(t, testConfig(f))
+	md := "**Hi** <b>&co</b> use `a<b`, see [docs](https://x.test/?a=1&b=2)"
+	d, err := p.Send(context.Background(), channel.Outbound{To: directPeer(), Text: md, ReplyToID: "5", Silent: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := p.Send(context.Background(), channel.Outbound{To: channel.Peer{Kind: channel.PeerDirect, ID: "42"},
-		Text: "**Hi** <b>&co</b> use `a<b`, see [docs](https://x.test/?a=1&b=2)", ReplyToID: "5", Silent: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sent := f.sentMessages()
-	if len(sent) != 1 || d.MessageID == "" || d.ChatID != "42" {
+	sent := f.Sent()
+	if len(sent) != 1 || d.MessageID != itoa(int64(sent[0].MessageID)) || d.ChatID != "42" {
 		t.Fatalf("sent %+v, delivery %+v", sent, d)
 	}
 	s := sent[0]
 	want := `<b>Hi</b> &lt;b&gt;&amp;co&lt;/b&gt; use <code>a&lt;b</code>, see <a href="https://x.test/?a=1&amp;b=2">docs</a>`
-	if s.Method != "sendMessage" || s.ChatID != "42" || s.Text != want || s.ParseMode != "HTML" || s.ReplyTo != 5 || !s.Silent || s.ThreadID != 0 {
+	if s.Method != "sendMessage" || s.ChatID != "42" || s.Text != want || s.Text != format.TelegramHTML(md) ||
+		s.ParseMode != "HTML" || s.ReplyTo != 5 || !s.Silent || s.ThreadID != 0 || s.NoLinkPreview {
 		t.Fatalf("sent %+v\nwant text %s", s, want)
 	}
 }
 
-func TestSendSplitsLongTextInOrderIntoTopic(t *testing.T) {
-	f := newFakeAPI(t)
-	p, err := New(testConfig(f))
-	if err != nil {
+func TestSendLinkPreviewDisabled(t *testing.T) {
+	f := newFake(t)
+	cfg := testConfig(f)
+	cfg.DisableLinkPreview = true
+	p := mustNew(t, cfg)
+	if _, err := p.Send(context.Background(), channel.Outbound{To: directPeer(), Text: "see https://x.test"}); err != nil {
 		t.Fatal(err)
 	}
+	if s := f.Sent(); len(s) != 1 || !s[0].NoLinkPreview {
+		t.Fatalf("sent %+v", s)
+	}
+}
+
+func TestSendSplitsLongTextInOrderIntoTopic(t *testing.T) {
+	f := newFake(t)
+	p := mustNew(t, testConfig(f))
 	var paras []string
 	for i := range 60 {
 		paras = append(paras, strings.Repeat(string(rune('a'+i%26)), 150)+" & <end>")
@@ -471,7 +570,7 @@ func TestSendSplitsLongTextInOrderIntoTopic(t *testing.T) {
 	if _, err := p.Send(context.Background(), channel.Outbound{To: to, Text: text, ReplyToID: "77"}); err != nil {
 		t.Fatal(err)
 	}
-	sent := f.sentMessages()
+	sent := f.Sent()
 	if len(sent) < 3 {
 		t.Fatalf("want several chunks, got %d", len(sent))
 	}
@@ -507,28 +606,88 @@ func TestSendSplitsLongTextInOrderIntoTopic(t *testing.T) {
 	}
 }
 
-func TestSendGeneralTopicAndTyping(t *testing.T) {
-	f := newFakeAPI(t)
-	p, err := New(testConfig(f))
-	if err != nil {
+// Telegram counts a message's length in UTF-16 code units: 3000 emoji are
+// 3000 runes but 6000 units, so they need two messages.
+func TestSendCountsUTF16(t *testing.T) {
+	f := newFake(t)
+	p := mustNew(t, testConfig(f))
+	text := strings.Repeat("😀", 3000)
+	if _, err := p.Send(context.Background(), channel.Outbound{To: directPeer(), Text: text}); err != nil {
 		t.Fatal(err)
 	}
+	sent := f.Sent()
+	var joined strings.Builder
+	for i, s := range sent {
+		if n := utf16Len(visible(s.Text)); n > TextLimit {
+			t.Fatalf("message %d is %d UTF-16 units", i, n)
+		}
+		if strings.ContainsRune(s.Text, '\uFFFD') {
+			t.Fatalf("message %d cut an emoji in half", i)
+		}
+		joined.WriteString(s.Text)
+	}
+	if len(sent) != 2 || joined.String() != text {
+		t.Fatalf("%d messages; content kept: %v", len(sent), joined.String() == text)
+	}
+
+	// exactly 4096 units fit in one message; one more does not
+	for _, c := range []struct {
+		text string
+		msgs int
+	}{{strings.Repeat("a", 4094) + "😀", 1}, {strings.Repeat("a", 4095) + "😀", 2}} {
+		before := len(f.Sent())
+		if _, err := p.Send(context.Background(), channel.Outbound{To: directPeer(), Text: c.text}); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(f.Sent()) - before; n != c.msgs {
+			t.Fatalf("%d units: %d messages, want %d", utf16Len(c.text), n, c.msgs)
+		}
+	}
+}
+
+func TestSendTextChunkLimit(t *testing.T) {
+	f := newFake(t)
+	cfg := testConfig(f)
+	cfg.TextChunkLimit = 100
+	p := mustNew(t, cfg)
+	if p.TextLimit() != 100 {
+		t.Fatalf("TextLimit = %d", p.TextLimit())
+	}
+	text := strings.Repeat("Sentence with ü and 😀 in it. ", 40)
+	if _, err := p.Send(context.Background(), channel.Outbound{To: directPeer(), Text: text}); err != nil {
+		t.Fatal(err)
+	}
+	sent := f.Sent()
+	if len(sent) < 10 {
+		t.Fatalf("%d messages", len(sent))
+	}
+	for i, s := range sent {
+		if n := utf16Len(visible(s.Text)); n > 100 {
+			t.Fatalf("message %d is %d units: %q", i, n, s.Text)
+		}
+		if !strings.HasSuffix(s.Text, ".") {
+			t.Fatalf("message %d does not end at a sentence: %q", i, s.Text)
+		}
+	}
+}
+
+func TestSendGeneralTopicAndTyping(t *testing.T) {
+	f := newFake(t)
+	p := mustNew(t, testConfig(f))
 	general := channel.Peer{Kind: channel.PeerGroup, ID: "-1001", ThreadID: "1", TopicKind: "topic"}
 	if _, err := p.Send(context.Background(), channel.Outbound{To: general, Text: "hi"}); err != nil {
 		t.Fatal(err)
 	}
-	if s := f.sentMessages()[0]; s.ThreadID != 0 {
+	if s := f.Sent()[0]; s.ThreadID != 0 {
 		t.Fatalf("General topic send carried message_thread_id %d", s.ThreadID)
 	}
 	if err := p.Typing(context.Background(), general); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Typing(context.Background(), channel.Peer{Kind: channel.PeerDirect, ID: "42"}); err != nil {
+	if err := p.Typing(context.Background(), directPeer()); err != nil {
 		t.Fatal(err)
 	}
-	f.mu.Lock()
-	actions := append([]sentMsg(nil), f.actions...)
-	f.mu.Unlock()
+	actions := f.Actions()
 	if len(actions) != 2 || actions[0].Action != "typing" || actions[0].ThreadID != 1 || actions[0].ChatID != "-1001" ||
 		actions[1].ChatID != "42" || actions[1].ThreadID != 0 {
 		t.Fatalf("chat actions: %+v", actions)
@@ -539,12 +698,10 @@ func TestSendGeneralTopicAndTyping(t *testing.T) {
 }
 
 func TestSendMedia(t *testing.T) {
-	f := newFakeAPI(t)
-	p, err := New(testConfig(f))
-	if err != nil {
-		t.Fatal(err)
-	}
-	img := filepath.Join(t.TempDir(), "cat.png")
+	f := newFake(t)
+	p := mustNew(t, testConfig(f))
+	dir := t.TempDir()
+	img := filepath.Join(dir, "cat.png")
 	data := []byte("\x89PNG fake image")
 	if err := os.WriteFile(img, data, 0o600); err != nil {
 		t.Fatal(err)
@@ -553,13 +710,17 @@ func TestSendMedia(t *testing.T) {
 	d, err := p.Send(context.Background(), channel.Outbound{To: to, Text: "a **cat**", ReplyToID: "3", Media: []channel.Media{
 		{Kind: "image", Path: img},
 		{Kind: "image", URL: "https://img.test/dog.jpg"},
+		{Kind: "voice", Path: img, FileName: "note.ogg"},
+		{Kind: "audio", URL: "https://img.test/song.mp3"},
+		{Kind: "video", URL: "https://img.test/clip.mp4"},
 		{Kind: "document", Path: img, FileName: "cat-file.png"},
+		{Kind: "", URL: "https://img.test/other.bin"},
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sent := f.sentMessages()
-	if len(sent) != 3 {
+	sent := f.Sent()
+	if len(sent) != 7 {
 		t.Fatalf("sent %+v", sent)
 	}
 	if s := sent[0]; s.Method != "sendPhoto" || s.FileName != "cat.png" || !bytes.Equal(s.FileData, data) ||
@@ -569,59 +730,109 @@ func TestSendMedia(t *testing.T) {
 	if s := sent[1]; s.Method != "sendPhoto" || s.MediaRef != "https://img.test/dog.jpg" || s.Text != "" || s.ReplyTo != 0 || s.ThreadID != 9 {
 		t.Fatalf("photo by URL: %+v", s)
 	}
-	if s := sent[2]; s.Method != "sendDocument" || s.FileName != "cat-file.png" || !bytes.Equal(s.FileData, data) {
-		t.Fatalf("document: %+v", s)
+	for i, want := range []struct{ method, name, ref string }{
+		{"sendVoice", "note.ogg", ""}, {"sendAudio", "", "https://img.test/song.mp3"}, {"sendVideo", "", "https://img.test/clip.mp4"},
+		{"sendDocument", "cat-file.png", ""}, {"sendDocument", "", "https://img.test/other.bin"},
+	} {
+		if s := sent[2+i]; s.Method != want.method || s.FileName != want.name || s.MediaRef != want.ref || s.ThreadID != 9 || s.Text != "" {
+			t.Fatalf("media %d: %+v, want %+v", 2+i, s, want)
+		}
 	}
-	if d.MessageID == "" {
-		t.Fatal("no delivery id")
+	if d.MessageID != itoa(int64(sent[0].MessageID)) {
+		t.Fatalf("delivery %+v", d)
 	}
 	_, err = p.Send(context.Background(), channel.Outbound{To: to, Media: []channel.Media{{Kind: "image", Path: "/nonexistent/x.png"}}})
 	if !errors.Is(err, channel.ErrPermanent) {
 		t.Fatalf("missing file: %v", err)
 	}
+	_, err = p.Send(context.Background(), channel.Outbound{To: to, Media: []channel.Media{{Kind: "image", Path: dir}}})
+	if !errors.Is(err, channel.ErrPermanent) {
+		t.Fatalf("directory as attachment: %v", err)
+	}
 }
 
-func TestSendErrorClassification(t *testing.T) {
-	f := newFakeAPI(t)
-	p, err := New(testConfig(f))
+// Text longer than a caption follows the media as messages.
+func TestSendMediaCaptionOverflow(t *testing.T) {
+	f := newFake(t)
+	p := mustNew(t, testConfig(f))
+	long := strings.Repeat("word ", 300) // 1500 characters
+	_, err := p.Send(context.Background(), channel.Outbound{To: directPeer(), Text: long, ReplyToID: "8",
+		Media: []channel.Media{{Kind: "image", URL: "https://img.test/a.jpg"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := channel.Outbound{To: channel.Peer{Kind: channel.PeerDirect, ID: "42"}, Text: "hi"}
+	sent := f.Sent()
+	if len(sent) != 2 || sent[0].Method != "sendPhoto" || sent[0].Text != "" || sent[0].ReplyTo != 8 ||
+		sent[1].Method != "sendMessage" || sent[1].Text != strings.TrimSpace(long) || sent[1].ReplyTo != 0 {
+		t.Fatalf("sent %+v", sent)
+	}
+
+	// a caption of exactly 1024 UTF-16 units still fits
+	exact := strings.Repeat("😀", 512)
+	if _, err := p.Send(context.Background(), channel.Outbound{To: directPeer(), Text: exact,
+		Media: []channel.Media{{Kind: "document", URL: "https://img.test/b.pdf"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if s := f.Sent(); len(s) != 3 || s[2].Text != exact {
+		t.Fatalf("exact caption: %d messages", len(s))
+	}
+}
+
+func TestSendErrorClassification(t *testing.T) {
+	f := newFake(t)
+	p := mustNew(t, testConfig(f))
+	out := channel.Outbound{To: directPeer(), Text: "hi"}
 	ctx := context.Background()
 
-	f.failNext("sendMessage", `{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 7","parameters":{"retry_after":7}}`)
-	_, err = p.Send(ctx, out)
+	f.FailNext("sendMessage", 429, "Too Many Requests: retry after 7", 7)
+	_, err := p.Send(ctx, out)
 	var se *channel.SendError
 	if !errors.Is(err, channel.ErrTransient) || !errors.As(err, &se) || se.RetryAfter != 7*time.Second {
 		t.Fatalf("429: %v (%+v)", err, se)
 	}
-
-	f.failNext("sendMessage", `{"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"}`)
+	f.FailNext("sendMessage", 403, "Forbidden: bot was blocked by the user", 0)
 	if _, err = p.Send(ctx, out); !errors.Is(err, channel.ErrPermanent) || !strings.Contains(err.Error(), "blocked") {
 		t.Fatalf("403: %v", err)
 	}
-	f.failNext("sendMessage", `{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}`)
+	f.FailNext("sendMessage", 400, "Bad Request: chat not found", 0)
 	if _, err = p.Send(ctx, out); !errors.Is(err, channel.ErrPermanent) {
 		t.Fatalf("400: %v", err)
 	}
-	f.failNext("sendMessage", `{"ok":false,"error_code":502,"description":"Bad Gateway"}`)
+	f.FailNext("sendMessage", 502, "Bad Gateway", 0)
 	if _, err = p.Send(ctx, out); !errors.Is(err, channel.ErrTransient) {
 		t.Fatalf("502: %v", err)
 	}
-	f.failNext("sendChatAction", `{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 3","parameters":{"retry_after":3}}`)
+	f.FailNext("sendChatAction", 429, "Too Many Requests: retry after 3", 3)
 	if err = p.Typing(ctx, out.To); !errors.As(err, &se) || !errors.Is(err, channel.ErrTransient) || se.RetryAfter != 3*time.Second {
 		t.Fatalf("typing 429: %v", err)
 	}
+	f.FailNext("sendPhoto", 429, "Too Many Requests: retry after 2", 2)
+	_, err = p.Send(ctx, channel.Outbound{To: out.To, Media: []channel.Media{{Kind: "image", URL: "https://img.test/a.jpg"}}})
+	if !errors.As(err, &se) || !errors.Is(err, channel.ErrTransient) || se.RetryAfter != 2*time.Second {
+		t.Fatalf("photo 429: %v", err)
+	}
 
 	// HTML refused: the chunk is resent as plain text
-	f.failNext("sendMessage", `{"ok":false,"error_code":400,"description":"Bad Request: can't parse entities: unsupported tag"}`)
-	if _, err = p.Send(ctx, channel.Outbound{To: out.To, Text: "**x**"}); err != nil {
+	f.FailNext("sendMessage", 400, "Bad Request: can't parse entities: unsupported tag", 0)
+	if _, err = p.Send(ctx, channel.Outbound{To: out.To, Text: "**x** [y](https://y.test)"}); err != nil {
 		t.Fatalf("parse-error fallback: %v", err)
 	}
-	sent := f.sentMessages()
-	if last := sent[len(sent)-1]; last.Text != "**x**" || last.ParseMode != "" {
+	sent := f.Sent()
+	if last := sent[len(sent)-1]; last.Text != "x y (https://y.test)" || last.ParseMode != "" {
 		t.Fatalf("fallback sent %+v", last)
+	}
+	// …and so is a caption, with the upload sent again
+	img := filepath.Join(t.TempDir(), "a.png")
+	if err := os.WriteFile(img, []byte("png"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.FailNext("sendPhoto", 400, "Bad Request: can't parse entities: oops", 0)
+	if _, err = p.Send(ctx, channel.Outbound{To: out.To, Text: "**cap**", Media: []channel.Media{{Kind: "image", Path: img}}}); err != nil {
+		t.Fatalf("caption fallback: %v", err)
+	}
+	sent = f.Sent()
+	if last := sent[len(sent)-1]; last.Text != "cap" || last.ParseMode != "" || string(last.FileData) != "png" {
+		t.Fatalf("caption fallback sent %+v", last)
 	}
 
 	if _, err = p.Send(ctx, channel.Outbound{To: channel.Peer{ID: "x"}, Text: "hi"}); !errors.Is(err, channel.ErrPermanent) {
@@ -632,26 +843,56 @@ func TestSendErrorClassification(t *testing.T) {
 	}
 
 	// network failure: transient, and the token does not leak
-	f.srv.Close()
+	f.Close()
 	_, err = p.Send(ctx, out)
-	if !errors.Is(err, channel.ErrTransient) || strings.Contains(err.Error(), f.token) {
+	if !errors.Is(err, channel.ErrTransient) || strings.Contains(err.Error(), f.Token()) {
 		t.Fatalf("network error: %v", err)
 	}
 }
 
+func TestReact(t *testing.T) {
+	f := newFake(t)
+	p := mustNew(t, testConfig(f))
+	ctx := context.Background()
+	if err := p.React(ctx, directPeer(), "17", "👍"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.React(ctx, directPeer(), "17", ""); err != nil {
+		t.Fatal(err)
+	}
+	rs := f.Reactions()
+	if len(rs) != 2 || rs[0] != (telegramtest.Reaction{ChatID: "42", MessageID: 17, Emoji: "👍"}) ||
+		rs[1] != (telegramtest.Reaction{ChatID: "42", MessageID: 17}) {
+		t.Fatalf("reactions %+v", rs)
+	}
+	if err := p.React(ctx, directPeer(), "x", "👍"); !errors.Is(err, channel.ErrPermanent) {
+		t.Fatalf("bad message id: %v", err)
+	}
+	f.FailNext("setMessageReaction", 400, "Bad Request: REACTION_INVALID", 0)
+	if err := p.React(ctx, directPeer(), "17", "🦀"); !errors.Is(err, channel.ErrPermanent) {
+		t.Fatalf("invalid reaction: %v", err)
+	}
+	f.FailNext("setMessageReaction", 429, "Too Many Requests", 4)
+	var se *channel.SendError
+	if err := p.React(ctx, directPeer(), "17", "👍"); !errors.As(err, &se) || se.RetryAfter != 4*time.Second {
+		t.Fatalf("429: %v", err)
+	}
+}
+
 func TestWebhookMode(t *testing.T) {
-	f := newFakeAPI(t)
+	f := newFake(t)
 	cfg := testConfig(f)
 	cfg.WebhookURL, cfg.WebhookSecret = "https://pincer.example/telegram-webhook", "s3cret-token"
 	r := start(t, cfg)
-	f.mu.Lock()
-	hook := f.webhook
-	f.mu.Unlock()
+	hook := f.Webhook()
 	if hook["url"] != cfg.WebhookURL || hook["secret_token"] != cfg.WebhookSecret {
 		t.Fatalf("setWebhook params: %v", hook)
 	}
 	if st := r.p.Status(); st.Mode != "webhook" || !st.Connected {
 		t.Fatalf("status: %+v", st)
+	}
+	if r.p.WebhookPath() != "/telegram-webhook" {
+		t.Fatalf("WebhookPath = %q", r.p.WebhookPath())
 	}
 
 	srv := httptest.NewServer(r.p.WebhookHandler())
@@ -685,7 +926,7 @@ func TestWebhookMode(t *testing.T) {
 	// the update is handed over before the 200
 	select {
 	case in := <-r.inbox:
-		if in.Text != "via hook" || in.Peer.ID != "42" || !in.Mentioned {
+		if in.Text != "via hook" || in.Peer.ID != "42" || !in.Mentioned || in.EventID != "555" {
 			t.Fatalf("webhook inbound: %+v", in)
 		}
 	default:
@@ -700,7 +941,7 @@ func TestWebhookMode(t *testing.T) {
 		t.Fatalf("redelivered update processed twice: %+v", in)
 	default:
 	}
-	if f.count("getUpdates") != 0 {
+	if f.Calls("getUpdates") != 0 {
 		t.Fatal("polled in webhook mode")
 	}
 
@@ -714,10 +955,10 @@ func TestWebhookMode(t *testing.T) {
 }
 
 func TestPollingWebhookHandlerDisabled(t *testing.T) {
-	f := newFakeAPI(t)
-	p, err := New(testConfig(f))
-	if err != nil {
-		t.Fatal(err)
+	f := newFake(t)
+	p := mustNew(t, testConfig(f))
+	if p.WebhookPath() != "" {
+		t.Fatalf("WebhookPath in polling mode = %q", p.WebhookPath())
 	}
 	rec := httptest.NewRecorder()
 	p.WebhookHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", strings.NewReader("{}")))
@@ -727,18 +968,86 @@ func TestPollingWebhookHandlerDisabled(t *testing.T) {
 }
 
 func TestPollingRecoversFromErrors(t *testing.T) {
-	f := newFakeAPI(t)
+	f := newFake(t)
 	r := start(t, testConfig(f))
-	f.failNext("getUpdates", `{"ok":false,"error_code":409,"description":"Conflict: terminated by other getUpdates request"}`)
+	f.FailNext("getUpdates", 409, "Conflict: terminated by other getUpdates request", 0)
 	// wake the current long poll so the scripted error is answered next
-	f.push(map[string]any{"message": message(1, privateChat(42), user(42, "a"), "first")})
+	f.UserText(42, 42, "a", "first")
 	if in := recv(t, r.inbox); in.Text != "first" {
 		t.Fatalf("got %q", in.Text)
 	}
 	waitFor(t, "conflict reported", func() bool { return strings.Contains(r.p.Status().LastError, "another poller") })
-	f.push(map[string]any{"message": message(2, privateChat(42), user(42, "a"), "second")})
+	f.UserText(42, 42, "a", "second")
 	if in := recv(t, r.inbox); in.Text != "second" {
 		t.Fatalf("got %q", in.Text)
 	}
 	waitFor(t, "recovered", func() bool { st := r.p.Status(); return st.Connected && st.LastError == "" })
+}
+
+func TestProbe(t *testing.T) {
+	f := newFake(t)
+	p := mustNew(t, testConfig(f))
+	res, err := p.Probe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.(map[string]any)
+	b, _ := m["bot"].(map[string]any)
+	if m["ok"] != true || b == nil || b["id"] != f.Bot().ID || b["username"] != "pincer_test_bot" || b["firstName"] != "Pincer Test" {
+		t.Fatalf("probe: %+v", m)
+	}
+	if _, ok := m["elapsedMs"].(int64); !ok {
+		t.Fatalf("elapsedMs: %+v", m)
+	}
+	if st := p.Status(); !st.Linked || st.Self != "@pincer_test_bot" {
+		t.Fatalf("status after probe: %+v", st)
+	}
+
+	bad := testConfig(f)
+	bad.Token = "1:revoked"
+	res, err = mustNew(t, bad).Probe(context.Background())
+	m = res.(map[string]any)
+	if !errors.Is(err, channel.ErrPermanent) || m["ok"] != false || m["status"] != 401 || !strings.Contains(m["error"].(string), "Unauthorized") {
+		t.Fatalf("bad token probe: %+v, %v", m, err)
+	}
+
+	f.FailNext("getMe", 429, "Too Many Requests", 5)
+	res, err = p.Probe(context.Background())
+	if m = res.(map[string]any); !errors.Is(err, channel.ErrTransient) || m["status"] != 429 {
+		t.Fatalf("rate-limited probe: %+v, %v", m, err)
+	}
+	f.Close()
+	res, err = p.Probe(context.Background())
+	if m = res.(map[string]any); !errors.Is(err, channel.ErrTransient) || m["ok"] != false || m["status"] != nil {
+		t.Fatalf("unreachable probe: %+v, %v", m, err)
+	}
+}
+
+func TestStatusDetails(t *testing.T) {
+	f := newFake(t)
+	cfg := testConfig(f)
+	cfg.TokenSource = TokenSourceFile
+	p := mustNew(t, cfg)
+	d := p.StatusDetails()
+	if d["tokenSource"] != "tokenFile" || d["botTokenSource"] != "tokenFile" || d["mode"] != "polling" ||
+		d["baseUrl"] != f.URL() || d["webhookUrl"] != nil || d["webhookPath"] != nil || d["bot"] != nil {
+		t.Fatalf("details before start: %+v", d)
+	}
+	r := startPlugin(t, p, nil)
+	if b, _ := r.p.StatusDetails()["bot"].(map[string]any); b == nil || b["username"] != "pincer_test_bot" {
+		t.Fatalf("details after start: %+v", r.p.StatusDetails())
+	}
+
+	cfg = testConfig(f)
+	cfg.AccountID, cfg.WebhookURL, cfg.WebhookSecret = "work", "https://gw.example/telegram-webhook/work", "hook-secret"
+	d = mustNew(t, cfg).StatusDetails()
+	if d["tokenSource"] != "config" || d["mode"] != "webhook" || d["webhookPath"] != "/telegram-webhook/work" ||
+		d["webhookUrl"] != cfg.WebhookURL {
+		t.Fatalf("webhook details: %+v", d)
+	}
+	for k, v := range d {
+		if s, ok := v.(string); ok && (strings.Contains(s, f.Token()) || strings.Contains(s, "hook-secret")) {
+			t.Fatalf("detail %s leaks a secret: %q", k, s)
+		}
+	}
 }
