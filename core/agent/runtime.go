@@ -11,6 +11,7 @@ import (
 
 	"github.com/pincerhq/pincer/core/agent/mcp"
 	"github.com/pincerhq/pincer/core/agent/providers"
+	"github.com/pincerhq/pincer/core/agent/tools"
 	"github.com/pincerhq/pincer/core/approvals"
 	"github.com/pincerhq/pincer/core/config"
 	"github.com/pincerhq/pincer/core/gateway"
@@ -51,6 +52,14 @@ type Options struct {
 	MCP *mcp.Manager
 }
 
+// SetMessenger gives the agents the message tool (the channel manager,
+// which is built after the runtime).
+func (r *Runtime) SetMessenger(m tools.MessageAPI) {
+	r.mu.Lock()
+	r.messenger = m
+	r.mu.Unlock()
+}
+
 // Runtime runs agents: one active run per session, a queue behind it,
 // model calls with tools, transcripts, and the agent/chat event streams.
 type Runtime struct {
@@ -65,6 +74,8 @@ type Runtime struct {
 	ollama   string            // detected Ollama model ref, "" when none
 	detected bool
 	execs    execTools
+	// messenger backs the message tool (nil: no message tool).
+	messenger tools.MessageAPI
 }
 
 // New makes a runtime; Attach registers it with a gateway.

@@ -92,6 +92,12 @@ func (r *Runtime) toolSet(ctx context.Context, cfg *config.Config, agentID strin
 	if r.opt.Nodes != nil {
 		all = append(all, tools.NewNodes(nodesAPI{r.opt.Nodes}), tools.NewCanvas(nodesAPI{r.opt.Nodes}))
 	}
+	r.mu.Lock()
+	messenger := r.messenger
+	r.mu.Unlock()
+	if messenger != nil {
+		all = append(all, tools.NewMessage(messenger))
+	}
 	if r.opt.MCP != nil {
 		r.opt.MCP.Sync(ctx, cfg.MCP.Servers)
 		all = append(all, r.opt.MCP.Tools(ctx)...)

@@ -443,3 +443,34 @@ func TestRestartMidRunAnswersOnce(t *testing.T) {
 		t.Fatalf("transcript after restart = %v", hist["messages"])
 	}
 }
+
+// The agent's message tool sends to the session's last conversation, or
+// to an explicit channel target, once per tool call.
+func TestMessageTool(t *testing.T) {
+	m := startModel(t)
+	m.SetScript(func(req map[string]any) agenttest.Turn {
+		last := agenttest.LastMessage(req)
+		if last["role"] == "tool" {
+			return agenttest.Turn{Text: "done: " + fmt.Sprint(last["content"])}
+		}
+		return agenttest.Turn{ToolCalls: []agenttest.ToolCall{
+			{ID: "t1", Name: "message", Args: `{"message":"a side note"}`},
+			{ID: "t2", Name: "message", Args: `{"channel":"fake","to":"fake:77","message":"to someone else"}`},
+		}}
+	})
+	k := newFakeChat()
+	startGateway(t, k, gatewayConfig(m, `channels: {fake: {dmPolicy: "open", allowFrom: ["*"]}}, messages: {inbound: {debounceMs: 0}}`))
+	acc := k.account(t, "default")
+	acc.deliver(t, dm("31", "tell people", "1"))
+	sent := acc.waitSent(t, 3)
+	byTo := map[string][]string{}
+	for _, s := range sent {
+		byTo[s.To.ID] = append(byTo[s.To.ID], s.Text)
+	}
+	if len(byTo["31"]) != 2 || byTo["31"][0] != "a side note" || !strings.Contains(byTo["31"][1], "delivered") {
+		t.Fatalf("to the sender: %q", byTo["31"])
+	}
+	if len(byTo["77"]) != 1 || byTo["77"][0] != "to someone else" {
+		t.Fatalf("to 77: %q", byTo["77"])
+	}
+}

@@ -222,6 +222,7 @@ func Run(ctx context.Context, opt Options) error {
 		return err
 	}
 	chans.Register(srv)
+	rt.SetMessenger(chans)
 	cfgSvc.Register(srv)
 	(&agent.Catalog{Config: current}).Register(srv)
 	httpapi.Register(srv, Version)

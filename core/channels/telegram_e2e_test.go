@@ -1,0 +1,131 @@
+package channels_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-telegram/bot/models"
+
+	"github.com/pincerhq/pincer/core/channels/telegram/telegramtest"
+	"github.com/pincerhq/pincer/core/daemon"
+	"github.com/pincerhq/pincer/core/daemon/daemontest"
+	"github.com/pincerhq/pincer/core/protocol"
+)
+
+func waitTG(t *testing.T, tg *telegramtest.Server, n int) []telegramtest.SentMessage {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sent, err := tg.WaitSent(ctx, n)
+	if err != nil {
+		t.Fatalf("telegram sends: %v (got %+v)", err, tg.Sent())
+	}
+	return sent
+}
+
+// A Telegram user pairs, talks to the agent through the real gateway, and
+// a restart neither loses nor repeats anything.
+func TestTelegramRoundTrip(t *testing.T) {
+	m := startModel(t)
+	m.SetReply(func(last string) string { return "**Hello** from the agent: " + last })
+	tg := telegramtest.New(t, "123456:test-token")
+	tg.RetainConfirmed() // only Pincer's stored offset prevents reprocessing
+	state := t.TempDir()
+	cfg := gatewayConfig(m, fmt.Sprintf(`channels: {telegram: {botToken: %q, apiRoot: %q}},
+  messages: {inbound: {debounceMs: 0}}, session: {dmScope: "per-channel-peer"}`, tg.Token(), tg.URL()))
+	g := daemontest.StartIn(t, state, daemon.Options{}, cfg)
+	c := g.Dial(t, protocol.CLIDefaultScopes...)
+
+	tg.UserText(555, 555, "alice", "hi bot")
+	sent := waitTG(t, tg, 1)
+	if sent[0].ChatID != "555" || !strings.Contains(sent[0].Text, "Pairing code") {
+		t.Fatalf("pairing reply = %+v", sent[0])
+	}
+	if m.Calls() != 0 {
+		t.Fatal("an unpaired sender reached the agent")
+	}
+	list := call(t, c, "channels.pairing.list", map[string]any{"channel": "telegram"})
+	req := list["requests"].([]any)[0].(map[string]any)
+	if req["metadata"].(map[string]any)["username"] != "alice" {
+		t.Fatalf("request = %v", req)
+	}
+	call(t, c, "channels.pairing.approve", map[string]any{"channel": "telegram", "accountId": "default", "requestId": req["requestId"]})
+
+	tg.UserText(555, 555, "alice", "what time is it?")
+	sent = waitTG(t, tg, 2)
+	reply := sent[1]
+	if reply.ChatID != "555" || reply.ParseMode != "HTML" || !strings.Contains(reply.Text, "<b>Hello</b> from the agent: what time is it?") {
+		t.Fatalf("reply = %+v", reply)
+	}
+	if len(tg.Actions()) == 0 || tg.Actions()[0].Action != "typing" {
+		t.Fatalf("no typing indicator: %+v", tg.Actions())
+	}
+	key := "agent:main:telegram:direct:555"
+	hist := call(t, c, "chat.history", map[string]any{"sessionKey": key})
+	if n := len(hist["messages"].([]any)); n != 2 {
+		t.Fatalf("history of %s = %v", key, hist)
+	}
+	st := call(t, c, "channels.status", map[string]any{"channel": "telegram", "probe": true})
+	acct := st["channelAccounts"].(map[string]any)["telegram"].([]any)[0].(map[string]any)
+	if acct["healthState"] != "healthy" || acct["connected"] != true {
+		t.Fatalf("telegram status = %v", acct)
+	}
+	tele := st["channels"].(map[string]any)["telegram"].(map[string]any)
+	if tele["tokenSource"] != "config" || tele["probe"].(map[string]any)["ok"] != true {
+		t.Fatalf("telegram summary = %v", tele)
+	}
+
+	// send goes out through the same account, once per idempotency key.
+	r := call(t, c, "send", map[string]any{"channel": "telegram", "to": "555", "message": "a note", "idempotencyKey": "n1"})
+	call(t, c, "send", map[string]any{"channel": "telegram", "to": "555", "message": "a note", "idempotencyKey": "n1"})
+	if r["messageId"] == "" || r["chatId"] != "555" || len(tg.Sent()) != 3 {
+		t.Fatalf("send = %v, sent %d", r, len(tg.Sent()))
+	}
+
+	// Restart: Telegram would hand the old updates again from offset 0;
+	// the stored offset skips them.
+	if err := g.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	calls := m.Calls()
+	g2 := daemontest.StartIn(t, state, daemon.Options{}, cfg)
+	tg.UserText(555, 555, "alice", "after restart")
+	sent = waitTG(t, tg, 4)
+	if !strings.Contains(sent[3].Text, "after restart") {
+		t.Fatalf("after restart = %+v", sent[3])
+	}
+	time.Sleep(300 * time.Millisecond)
+	if len(tg.Sent()) != 4 || m.Calls() != calls+1 {
+		t.Fatalf("restart reprocessed updates: sent %d, model calls %d (was %d)", len(tg.Sent()), m.Calls(), calls)
+	}
+	_ = g2
+}
+
+// Group messages need a mention; replies quote the message in its topic.
+func TestTelegramGroupMention(t *testing.T) {
+	m := startModel(t)
+	tg := telegramtest.New(t, "777:group-token")
+	cfg := gatewayConfig(m, fmt.Sprintf(`channels: {telegram: {botToken: %q, apiRoot: %q, groupPolicy: "open",
+  groupAllowFrom: ["*"]}}, messages: {inbound: {debounceMs: 0}}`, tg.Token(), tg.URL()))
+	daemontest.Start(t, daemon.Options{}, cfg)
+	bot := tg.Bot()
+	group := models.Chat{ID: -100200, Type: models.ChatTypeSupergroup, Title: "Team", IsForum: true}
+	from := &models.User{ID: 9, FirstName: "Bob", Username: "bob"}
+	tg.AddUpdate(models.Update{Message: &models.Message{ID: 50, Date: int(time.Now().Unix()), Chat: group, From: from,
+		Text: "chatting among ourselves", MessageThreadID: 3, IsTopicMessage: true}})
+	mention := "@" + bot.Username + " summarise please"
+	tg.AddUpdate(models.Update{Message: &models.Message{ID: 51, Date: int(time.Now().Unix()), Chat: group, From: from,
+		Text: mention, MessageThreadID: 3, IsTopicMessage: true,
+		Entities: []models.MessageEntity{{Type: models.MessageEntityTypeMention, Offset: 0, Length: len(bot.Username) + 1}}}})
+	sent := waitTG(t, tg, 1)
+	if sent[0].ChatID != "-100200" || sent[0].ThreadID != 3 || sent[0].ReplyTo != 51 || !strings.Contains(sent[0].Text, "summarise please") {
+		t.Fatalf("group reply = %+v", sent[0])
+	}
+	time.Sleep(300 * time.Millisecond)
+	if m.Calls() != 1 || len(tg.Sent()) != 1 {
+		t.Fatalf("unmentioned message answered: calls %d, sent %d", m.Calls(), len(tg.Sent()))
+	}
+}
