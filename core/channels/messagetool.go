@@ -24,6 +24,7 @@ var _ tools.MessageAPI = (*Manager)(nil)
 func (m *Manager) SendMessage(ctx context.Context, req tools.MessageRequest) (tools.MessageReceipt, error) {
 	ch, acct, to := strings.ToLower(req.Channel), req.AccountID, req.To
 	peer := channel.Peer{ID: to, Kind: peerKindOf(to), ThreadID: req.ThreadID}
+	msgID := req.MessageID
 	if ch == "" {
 		lr, err := m.lastRouteOf(ctx, req.SessionKey)
 		if err != nil {
@@ -34,6 +35,9 @@ func (m *Manager) SendMessage(ctx context.Context, req tools.MessageRequest) (to
 		if req.ThreadID != "" {
 			peer.ThreadID = req.ThreadID
 		}
+		if msgID == "" {
+			msgID = lr.MessageID
+		}
 	} else if pre, rest, ok := strings.Cut(to, ":"); ok && strings.EqualFold(pre, ch) {
 		peer.ID = rest
 	}
@@ -43,6 +47,9 @@ func (m *Manager) SendMessage(ctx context.Context, req tools.MessageRequest) (to
 	a, err := m.lookup(ch, acct)
 	if err != nil {
 		return tools.MessageReceipt{}, err
+	}
+	if req.React != "" {
+		return m.react(ctx, a, ch, peer, msgID, req.React)
 	}
 	msg := channel.Outbound{AccountID: a.acct.AccountID, To: peer, Text: req.Text, ReplyToID: req.ReplyToID}
 	for _, ref := range req.Media {
@@ -81,4 +88,25 @@ func (m *Manager) lastRouteOf(ctx context.Context, key string) (lastRoute, error
 		return lr, errors.New("this session's last route is unreadable; give channel and to")
 	}
 	return lr, nil
+}
+
+// react sets or clears our reaction on a message.
+func (m *Manager) react(ctx context.Context, a *managed, ch string, peer channel.Peer, msgID, emoji string) (tools.MessageReceipt, error) {
+	m.mu.Lock()
+	p := a.plugin
+	m.mu.Unlock()
+	r, ok := p.(channel.Reactor)
+	if !ok {
+		return tools.MessageReceipt{}, fmt.Errorf("%s does not support reactions", ch)
+	}
+	if msgID == "" {
+		return tools.MessageReceipt{}, errors.New("messageId is required (no message to react to in this session)")
+	}
+	if emoji == "-" {
+		emoji = ""
+	}
+	if err := r.React(ctx, peer, msgID, emoji); err != nil {
+		return tools.MessageReceipt{}, err
+	}
+	return tools.MessageReceipt{Channel: ch, AccountID: a.acct.AccountID, To: peer.ID, MessageID: msgID, Status: "reacted"}, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-telegram/bot/models"
 
+	"github.com/pincerhq/pincer/core/agent/agenttest"
 	"github.com/pincerhq/pincer/core/channels/telegram/telegramtest"
 	"github.com/pincerhq/pincer/core/daemon"
 	"github.com/pincerhq/pincer/core/daemon/daemontest"
@@ -127,5 +128,29 @@ func TestTelegramGroupMention(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if m.Calls() != 1 || len(tg.Sent()) != 1 {
 		t.Fatalf("unmentioned message answered: calls %d, sent %d", m.Calls(), len(tg.Sent()))
+	}
+}
+
+// The agent reacts to the message it answers through the message tool.
+func TestTelegramReactionFromAgent(t *testing.T) {
+	m := startModel(t)
+	m.SetScript(func(req map[string]any) agenttest.Turn {
+		if agenttest.LastMessage(req)["role"] == "tool" {
+			return agenttest.Turn{Text: "reacted"}
+		}
+		return agenttest.Turn{ToolCalls: []agenttest.ToolCall{{ID: "r1", Name: "message", Args: `{"react":"👍"}`}}}
+	})
+	tg := telegramtest.New(t, "888:react-token")
+	cfg := gatewayConfig(m, fmt.Sprintf(`channels: {telegram: {botToken: %q, apiRoot: %q, dmPolicy: "allowlist", allowFrom: ["tg:42"]}},
+  messages: {inbound: {debounceMs: 0}}`, tg.Token(), tg.URL()))
+	daemontest.Start(t, daemon.Options{}, cfg)
+	tg.UserText(42, 42, "carol", "nice work")
+	sent := waitTG(t, tg, 1)
+	if sent[0].Text != "reacted" {
+		t.Fatalf("reply = %+v", sent[0])
+	}
+	rs := tg.Reactions()
+	if len(rs) != 1 || rs[0].Emoji != "👍" || rs[0].ChatID != "42" || rs[0].MessageID == 0 {
+		t.Fatalf("reactions = %+v", rs)
 	}
 }

@@ -23,6 +23,11 @@ type MessageRequest struct {
 	ThreadID, ReplyToID    string
 	Text                   string
 	Media                  []string // local paths or http(s) URLs
+	// React, when set, is an emoji reaction to MessageID ("" = the
+	// message the session last received) instead of a message; "-"
+	// removes our reaction.
+	React     string
+	MessageID string
 	SessionKey             string   // the calling session
 	// Key makes the send idempotent (a repeated tool call sends once).
 	Key string
@@ -53,8 +58,9 @@ func NewMessage(api MessageAPI) *Message { return &Message{API: api} }
 func (*Message) Spec() providers.Tool {
 	return providers.Tool{
 		Name: "message",
-		Description: "Send a message on a messaging channel (telegram, webchat, …). Without channel and to, it goes to the " +
-			"conversation this session last heard from. Use it for messages besides your reply (your reply is delivered anyway).",
+		Description: "Send a message on a messaging channel (telegram, webchat, …), or react to a message with an emoji. Without " +
+			"channel and to, it goes to the conversation this session last heard from. Use it for messages besides your reply " +
+			"(your reply is delivered anyway).",
 		Parameters: json.RawMessage(`{
   "type": "object",
   "properties": {
@@ -64,7 +70,9 @@ func (*Message) Spec() providers.Tool {
     "accountId": {"type": "string", "description": "Channel account. Default: the channel's default account."},
     "threadId": {"type": "string", "description": "Thread or forum topic id."},
     "replyTo": {"type": "string", "description": "Message id to reply to."},
-    "media": {"type": "array", "items": {"type": "string"}, "description": "Files to attach: workspace paths or http(s) URLs."}
+    "media": {"type": "array", "items": {"type": "string"}, "description": "Files to attach: workspace paths or http(s) URLs."},
+    "react": {"type": "string", "description": "Instead of sending, react with this emoji (\"-\" removes the reaction)."},
+    "messageId": {"type": "string", "description": "The message to react to. Default: the message you are answering."}
   },
   "additionalProperties": false
 }`),
@@ -81,9 +89,22 @@ func (t *Message) Run(ctx context.Context, call Call) (Result, error) {
 		ThreadID  string   `json:"threadId"`
 		ReplyTo   string   `json:"replyTo"`
 		Media     []string `json:"media"`
+		React     string   `json:"react"`
+		MessageID string   `json:"messageId"`
 	}
 	if err := decodeArgs(call.Args, &a); err != nil {
 		return argError("message", err), nil
+	}
+	if a.React != "" {
+		if a.Channel != "" && a.To == "" {
+			return Error("message: give both channel and to, or neither (the session's last conversation)"), nil
+		}
+		rec, err := t.API.SendMessage(ctx, MessageRequest{Channel: strings.TrimSpace(a.Channel), AccountID: a.AccountID,
+			To: strings.TrimSpace(a.To), React: strings.TrimSpace(a.React), MessageID: a.MessageID, SessionKey: call.SessionKey})
+		if err != nil {
+			return Error("message: " + err.Error()), nil
+		}
+		return jsonResult(rec), nil
 	}
 	if strings.TrimSpace(a.Message) == "" && len(a.Media) == 0 {
 		return Error("message: message (or media) is required"), nil
