@@ -26,9 +26,9 @@ type MessageRequest struct {
 	// React, when set, is an emoji reaction to MessageID ("" = the
 	// message the session last received) instead of a message; "-"
 	// removes our reaction.
-	React     string
-	MessageID string
-	SessionKey             string   // the calling session
+	React      string
+	MessageID  string
+	SessionKey string // the calling session
 	// Key makes the send idempotent (a repeated tool call sends once).
 	Key string
 }
