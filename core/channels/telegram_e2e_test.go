@@ -3,6 +3,7 @@ package channels_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -152,5 +153,55 @@ func TestTelegramReactionFromAgent(t *testing.T) {
 	rs := tg.Reactions()
 	if len(rs) != 1 || rs[0].Emoji != "👍" || rs[0].ChatID != "42" || rs[0].MessageID == 0 {
 		t.Fatalf("reactions = %+v", rs)
+	}
+}
+
+// In webhook mode Telegram posts updates to the gateway's own port; the
+// secret token is checked and the update is committed before the 200.
+func TestTelegramWebhookOnGatewayPort(t *testing.T) {
+	m := startModel(t)
+	tg := telegramtest.New(t, "999:hook-token")
+	cfg := gatewayConfig(m, fmt.Sprintf(`channels: {telegram: {botToken: %q, apiRoot: %q, dmPolicy: "open", allowFrom: ["*"],
+  webhookUrl: "https://bot.example.com/telegram-webhook", webhookSecret: "s3cret-token"}}, messages: {inbound: {debounceMs: 0}}`,
+		tg.Token(), tg.URL()))
+	g := daemontest.Start(t, daemon.Options{}, cfg)
+	deadline := time.Now().Add(10 * time.Second)
+	for tg.Webhook()["url"] == "" && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if tg.Webhook()["url"] != "https://bot.example.com/telegram-webhook" || tg.Webhook()["secret_token"] != "s3cret-token" {
+		t.Fatalf("setWebhook = %v", tg.Webhook())
+	}
+	update := `{"update_id": 1001, "message": {"message_id": 5, "date": 1700000000, "chat": {"id": 321, "type": "private"},
+  "from": {"id": 321, "is_bot": false, "first_name": "Dan"}, "text": "via webhook"}}`
+	post := func(secret string) int {
+		req, _ := http.NewRequest(http.MethodPost, g.HTTP+"/telegram-webhook", strings.NewReader(update))
+		req.Header.Set("Content-Type", "application/json")
+		if secret != "" {
+			req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("wrong"); code != http.StatusUnauthorized {
+		t.Fatalf("wrong secret: %d", code)
+	}
+	if code := post("s3cret-token"); code != http.StatusOK {
+		t.Fatalf("webhook: %d", code)
+	}
+	if code := post("s3cret-token"); code != http.StatusOK { // Telegram retries
+		t.Fatalf("webhook retry: %d", code)
+	}
+	sent := waitTG(t, tg, 1)
+	if sent[0].ChatID != "321" || !strings.Contains(sent[0].Text, "via webhook") {
+		t.Fatalf("reply = %+v", sent[0])
+	}
+	time.Sleep(300 * time.Millisecond)
+	if len(tg.Sent()) != 1 || m.Calls() != 1 {
+		t.Fatalf("duplicate update processed: sent %d, calls %d", len(tg.Sent()), m.Calls())
 	}
 }
