@@ -61,7 +61,7 @@ func (k *fakeChat) notify() {
 }
 
 // account waits for an account to be running.
-func (k *fakeChat) account(t *testing.T, id string) *fakeAccount {
+func (k *fakeChat) account(t testing.TB, id string) *fakeAccount {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
@@ -127,7 +127,9 @@ func (a *fakeAccount) Status() channel.Status {
 func (a *fakeAccount) TextLimit() int { return 4096 }
 
 // deliver hands an inbound message to the gateway (as a platform would).
-func (a *fakeAccount) deliver(t *testing.T, in channel.Inbound) {
+func (a *fakeAccount) deliver(t *testing.T, in channel.Inbound) { a.deliverTB(t, in) }
+
+func (a *fakeAccount) deliverTB(t testing.TB, in channel.Inbound) {
 	t.Helper()
 	a.mu.Lock()
 	h, ctx := a.h, a.ctx
