@@ -2,6 +2,8 @@ package telegram
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -96,27 +98,80 @@ func (p *Plugin) Send(ctx context.Context, msg channel.Outbound) (channel.Delive
 	if len(msg.Media) > 0 && text != "" && shownLen(text) <= CaptionLimit {
 		caption, text = text, ""
 	}
+	var steps []func() (*models.Message, error)
 	for i, media := range msg.Media {
 		c := ""
 		if i == 0 {
 			c = caption
 		}
-		m, err := p.sendMedia(ctx, t, media, c, reply(), msg.Silent)
+		steps = append(steps, func() (*models.Message, error) { return p.sendMedia(ctx, t, media, c, reply(), msg.Silent) })
+	}
+	if text != "" {
+		for _, chunk := range splitText(text, p.cfg.TextChunkLimit) {
+			steps = append(steps, func() (*models.Message, error) { return p.sendText(ctx, t, chunk, reply(), msg.Silent) })
+		}
+	}
+	// A retry of a message that failed part-way skips the parts already
+	// delivered, so a rate limit on the third chunk does not repeat the
+	// first two.
+	key := progressKey(msg)
+	done, first := p.progressOf(key)
+	if first != "" {
+		d.MessageID = first
+	}
+	for i := done; i < len(steps); i++ {
+		m, err := steps[i]()
 		if err != nil {
+			p.setProgress(key, i, d.MessageID)
 			return d, err
 		}
 		sent(m)
 	}
-	if text != "" {
-		for _, chunk := range splitText(text, p.cfg.TextChunkLimit) {
-			m, err := p.sendText(ctx, t, chunk, reply(), msg.Silent)
-			if err != nil {
-				return d, err
-			}
-			sent(m)
+	p.setProgress(key, -1, "")
+	return d, nil
+}
+
+// maxProgress bounds the remembered part-way deliveries.
+const maxProgress = 1024
+
+// progressKey identifies an outbound message across retries.
+func progressKey(msg channel.Outbound) string {
+	b, _ := json.Marshal(msg)
+	sum := sha256.Sum256(b)
+	return string(sum[:])
+}
+
+func (p *Plugin) progressOf(key string) (int, string) {
+	p.progMu.Lock()
+	defer p.progMu.Unlock()
+	pr := p.progress[key]
+	return pr.done, pr.first
+}
+
+// setProgress records that done parts of a message went out (done < 0:
+// all of them; forget it).
+func (p *Plugin) setProgress(key string, done int, first string) {
+	p.progMu.Lock()
+	defer p.progMu.Unlock()
+	if done <= 0 {
+		delete(p.progress, key)
+		return
+	}
+	if p.progress == nil {
+		p.progress = map[string]sendProgress{}
+	}
+	if len(p.progress) >= maxProgress {
+		for k := range p.progress {
+			delete(p.progress, k)
+			break
 		}
 	}
-	return d, nil
+	p.progress[key] = sendProgress{done: done, first: first}
+}
+
+type sendProgress struct {
+	done  int
+	first string
 }
 
 func (p *Plugin) sendText(ctx context.Context, t target, chunk string, reply *models.ReplyParameters, silent bool) (*models.Message, error) {

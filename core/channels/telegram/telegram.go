@@ -119,6 +119,10 @@ type Plugin struct {
 	handler channel.Handler
 	runCtx  context.Context
 
+	// progress remembers messages delivered part-way (see Send).
+	progMu   sync.Mutex
+	progress map[string]sendProgress
+
 	// webhook: one update at a time, and no update twice.
 	hookMu   sync.Mutex
 	seen     map[int64]struct{}

@@ -1051,3 +1051,44 @@ func TestStatusDetails(t *testing.T) {
 		}
 	}
 }
+
+// A rate limit part-way through a long message: the retry sends only the
+// parts Telegram did not take.
+func TestSendRetryAfterPartialDelivery(t *testing.T) {
+	f := newFake(t)
+	p := mustNew(t, testConfig(f))
+	var paras []string
+	for i := range 3 {
+		paras = append(paras, strings.Repeat(string(rune('a'+i)), 3000))
+	}
+	msg := channel.Outbound{To: channel.Peer{Kind: channel.PeerDirect, ID: "5"}, Text: strings.Join(paras, "\n\n"), ReplyToID: "9"}
+	f.FailAfter("sendMessage", 1, 429, "Too Many Requests: retry after 3", 3)
+	d1, err := p.Send(context.Background(), msg)
+	var se *channel.SendError
+	if !errors.As(err, &se) || !errors.Is(err, channel.ErrTransient) || se.RetryAfter != 3*time.Second {
+		t.Fatalf("partial send error = %v", err)
+	}
+	if len(f.Sent()) != 1 || d1.MessageID == "" {
+		t.Fatalf("before retry: sent %d, delivery %+v", len(f.Sent()), d1)
+	}
+	d2, err := p.Send(context.Background(), msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := f.Sent()
+	if len(sent) != 3 || d2.MessageID != d1.MessageID {
+		t.Fatalf("after retry: %d messages, delivery %+v (first %+v)", len(sent), d2, d1)
+	}
+	for i, s := range sent {
+		if !strings.Contains(s.Text, strings.Repeat(string(rune('a'+i)), 100)) {
+			t.Fatalf("message %d out of order: %.20q", i, s.Text)
+		}
+		if (i == 0) != (s.ReplyTo == 9) {
+			t.Fatalf("message %d reply_to %d", i, s.ReplyTo)
+		}
+	}
+	// Sending the same message again later is a new message: all parts.
+	if _, err := p.Send(context.Background(), msg); err != nil || len(f.Sent()) != 6 {
+		t.Fatalf("resend: %v, %d", err, len(f.Sent()))
+	}
+}

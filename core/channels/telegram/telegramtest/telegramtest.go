@@ -79,6 +79,7 @@ type failure struct {
 	code       int
 	desc       string
 	retryAfter int
+	skip       int // calls to let through first
 }
 
 // Server is a fake Bot API.
@@ -210,7 +211,15 @@ func (s *Server) AddFile(f File) {
 // Calls queue: each failure is used once.
 func (s *Server) FailNext(method string, code int, desc string, retryAfter int) {
 	s.mu.Lock()
-	s.fail[method] = append(s.fail[method], failure{code, desc, retryAfter})
+	s.fail[method] = append(s.fail[method], failure{code: code, desc: desc, retryAfter: retryAfter})
+	s.mu.Unlock()
+}
+
+// FailAfter lets n calls of method through, then fails the next one like
+// FailNext.
+func (s *Server) FailAfter(method string, n, code int, desc string, retryAfter int) {
+	s.mu.Lock()
+	s.fail[method] = append(s.fail[method], failure{code, desc, retryAfter, n})
 	s.mu.Unlock()
 }
 
@@ -413,7 +422,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.calls[method]++
-	if q := s.fail[method]; len(q) > 0 {
+	if q := s.fail[method]; len(q) > 0 && q[0].skip > 0 {
+		q[0].skip--
+	} else if len(q) > 0 {
 		s.fail[method] = q[1:]
 		s.mu.Unlock()
 		apiError(w, q[0])
