@@ -175,8 +175,10 @@ func (m *Manager) Start() {
 	go func() { defer m.wg.Done(); m.out.Run(m.ctx) }()
 	go func() { defer m.wg.Done(); m.drain() }()
 	go func() { defer m.wg.Done(); m.housekeeping() }()
-	m.Reconcile()
-	m.poke()
+	// Accounts start in the background: opening the secret store or a
+	// plugin's setup must not delay the gateway's start.
+	m.wg.Add(1)
+	go func() { defer m.wg.Done(); m.Reconcile(); m.poke() }()
 }
 
 // Stop stops every account and the queues (bounded by timeout).
@@ -269,6 +271,11 @@ func (m *Manager) Reconcile() {
 	}
 	if _, ok := raw[webchatID]; !ok {
 		raw[webchatID] = map[string]any{}
+	}
+	for id, k := range m.kinds {
+		if _, ok := raw[id]; !ok && k.Implicit != nil && k.Implicit(m.env(channel.AccountConfig{Channel: id, AccountID: DefaultAccountID})) {
+			raw[id] = map[string]any{}
+		}
 	}
 	for id, v := range raw {
 		if _, ok := m.kinds[id]; !ok {

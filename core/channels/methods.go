@@ -211,6 +211,11 @@ func (m *Manager) bindAccount(call *gateway.Call) (*managed, error) {
 		return nil, protocol.InvalidRequest("channel is required")
 	}
 	a, err := m.lookup(p.Channel, p.AccountID)
+	if err != nil && call.Method == "channels.start" {
+		// Credentials may have appeared since (pincer channels login).
+		m.Reconcile()
+		a, err = m.lookup(p.Channel, p.AccountID)
+	}
 	if err != nil {
 		return nil, protocol.InvalidRequest(err.Error())
 	}

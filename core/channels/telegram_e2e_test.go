@@ -11,10 +11,12 @@ import (
 	"github.com/go-telegram/bot/models"
 
 	"github.com/pincerhq/pincer/core/agent/agenttest"
+	"github.com/pincerhq/pincer/core/channels/channel"
 	"github.com/pincerhq/pincer/core/channels/telegram/telegramtest"
 	"github.com/pincerhq/pincer/core/daemon"
 	"github.com/pincerhq/pincer/core/daemon/daemontest"
 	"github.com/pincerhq/pincer/core/protocol"
+	"github.com/pincerhq/pincer/core/secrets"
 )
 
 func waitTG(t *testing.T, tg *telegramtest.Server, n int) []telegramtest.SentMessage {
@@ -203,5 +205,63 @@ func TestTelegramWebhookOnGatewayPort(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if len(tg.Sent()) != 1 || m.Calls() != 1 {
 		t.Fatalf("duplicate update processed: sent %d, calls %d", len(tg.Sent()), m.Calls())
+	}
+}
+
+// The token stored by `pincer channels login telegram` (the secret store)
+// is picked up by channels.start without a restart; logout forgets it.
+func TestTelegramTokenFromSecretStore(t *testing.T) {
+	t.Setenv("PINCER_SECRETS_BACKEND", "file")
+	m := startModel(t)
+	tg := telegramtest.New(t, "4242:stored-token")
+	state := t.TempDir()
+	cfg := gatewayConfig(m, fmt.Sprintf(`channels: {telegram: {apiRoot: %q}}`, tg.URL()))
+	g := daemontest.StartIn(t, state, daemon.Options{}, cfg)
+	c := g.Dial(t, protocol.CLIDefaultScopes...)
+	st := call(t, c, "channels.status", map[string]any{"channel": "telegram"})
+	acct := st["channelAccounts"].(map[string]any)["telegram"].([]any)[0].(map[string]any)
+	if acct["healthState"] != "misconfigured" || !strings.Contains(fmt.Sprint(acct["lastError"]), "pincer channels login telegram") {
+		t.Fatalf("without a token: %v", acct)
+	}
+	store, err := secrets.Open(state, "ai.pincer.default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Set(channel.SecretKey("telegram", "default", "botToken"), tg.Token()); err != nil {
+		t.Fatal(err)
+	}
+	call(t, c, "channels.start", map[string]any{"channel": "telegram"})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st = call(t, c, "channels.status", map[string]any{"channel": "telegram"})
+		acct = st["channelAccounts"].(map[string]any)["telegram"].([]any)[0].(map[string]any)
+		if acct["connected"] == true || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if acct["connected"] != true || st["channels"].(map[string]any)["telegram"].(map[string]any)["tokenSource"] != "secrets" {
+		t.Fatalf("after login: %v / %v", acct, st["channels"])
+	}
+	call(t, c, "channels.logout", map[string]any{"channel": "telegram"})
+	if _, err := store.Get(channel.SecretKey("telegram", "default", "botToken")); err == nil {
+		t.Fatal("logout kept the stored token")
+	}
+}
+
+// A channel whose credentials exist outside the config runs without a
+// channels block.
+func TestImplicitChannel(t *testing.T) {
+	t.Setenv("FAKE_IMPLICIT", "1")
+	m := startModel(t)
+	k := newFakeChat()
+	kind := k.kind()
+	kind.Implicit = func(env channel.Env) bool { return env.Getenv("FAKE_IMPLICIT") == "1" }
+	g := daemontest.Start(t, daemon.Options{ChannelKinds: []channel.Kind{kind}}, gatewayConfig(m, `session: {}`))
+	k.account(t, "default")
+	c := g.Dial(t, protocol.CLIDefaultScopes...)
+	st := call(t, c, "channels.status", map[string]any{})
+	if st["channelDefaultAccountId"].(map[string]any)["fake"] != "default" {
+		t.Fatalf("status = %v", st)
 	}
 }

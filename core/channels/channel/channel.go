@@ -223,6 +223,11 @@ type Kind struct {
 	// New builds an account's plugin; an error is a configuration
 	// problem, reported in channels.status.
 	New func(env Env, acct AccountConfig) (Plugin, error)
+	// Implicit, when set, reports whether the channel's default account
+	// has credentials outside the config (an environment variable, a
+	// token stored by `pincer channels login`): the channel then runs
+	// without a channels.<id> block.
+	Implicit func(env Env) bool
 }
 
 // SecretKey names a channel credential in the secret store, e.g.

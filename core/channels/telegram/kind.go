@@ -54,6 +54,16 @@ func configPath(accountID string) string {
 func Kind() channel.Kind {
 	return channel.Kind{
 		ID: ChannelID, Label: "Telegram", DetailLabel: "Telegram Bot", SystemImage: "paperplane",
+		Implicit: func(env channel.Env) bool {
+			if env.Getenv != nil && strings.TrimSpace(env.Getenv(EnvToken)) != "" {
+				return true
+			}
+			if env.Secrets == nil {
+				return false
+			}
+			tok, err := env.Secrets.Get(channel.SecretKey(ChannelID, DefaultAccountID, "botToken"))
+			return err == nil && strings.TrimSpace(tok) != ""
+		},
 		New: func(env channel.Env, acct channel.AccountConfig) (channel.Plugin, error) {
 			cfg, err := ConfigFromAccount(env, acct)
 			if err != nil {
