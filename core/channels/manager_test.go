@@ -356,6 +356,10 @@ func TestSendIsIdempotentAndWebChatDelivers(t *testing.T) {
 	if perr == nil || !strings.Contains(perr.Error(), "chat not found") {
 		t.Fatalf("permanent failure = %v", perr)
 	}
+	st := call(t, c, "channels.status", map[string]any{"channel": "fake"})
+	if issues := fmt.Sprint(st["statusIssues"]); !strings.Contains(issues, "delivery to 101 failed: chat not found") {
+		t.Fatalf("failed delivery not surfaced: %s", issues)
+	}
 
 	w := call(t, c, "send", map[string]any{"channel": "webchat", "to": "agent:main:main", "message": "note for the web", "idempotencyKey": "w-1"})
 	if w["channel"] != "webchat" || w["messageId"] == "" {

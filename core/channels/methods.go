@@ -163,6 +163,10 @@ func (m *Manager) handleStatus(ctx context.Context, call *gateway.Call) (any, er
 			res.Channels[id] = summary
 		}
 		res.StatusIssues = append(res.StatusIssues, accountIssues(id, ca)...)
+		if de, ok := extra["lastDeliveryError"].(string); ok {
+			res.StatusIssues = append(res.StatusIssues, protocol.ChannelStatusIssue{Channel: id, AccountID: ca.AccountID, Kind: "runtime",
+				Message: de, Fix: "check the recipient and the account's permissions; later messages are still sent"})
+		}
 	}
 	for _, is := range issues {
 		if want == "" || is.channel == want {
