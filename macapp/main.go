@@ -130,6 +130,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.configCmd(),
 		a.devicesCmd(), a.nodesCmd(), a.nodeCmd(),
 		a.agentCmd(), a.sessionsCmd(), a.modelsCmd(), a.approvalsCmd(),
+		a.channelsCmd(), a.pairingCmd(), a.sendCmd(),
 		a.versionCmd(),
 	)
 	return root
