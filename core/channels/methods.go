@@ -91,6 +91,11 @@ func (m *Manager) accountStatus(ctx context.Context, a *managed, probe bool, tim
 			extra[k] = v
 		}
 	}
+	ca.ReconnectAttempts = snap.Restarts
+	ca.TokenSource, _ = extra["tokenSource"].(string)
+	ca.WebhookURL, _ = extra["webhookUrl"].(string)
+	ca.WebhookPath, _ = extra["webhookPath"].(string)
+	ca.BaseURL, _ = extra["baseUrl"].(string)
 	if pr, ok := p.(channel.Prober); ok && probe {
 		pctx, cancel := context.WithTimeout(ctx, timeout)
 		res, err := pr.Probe(pctx)
@@ -101,7 +106,8 @@ func (m *Manager) accountStatus(ctx context.Context, a *managed, probe bool, tim
 		default:
 			extra["probe"] = res
 		}
-		extra["lastProbeAt"] = time.Now().UnixMilli()
+		at := time.Now().UnixMilli()
+		extra["lastProbeAt"], ca.LastProbeAt, ca.Probe = at, &at, extra["probe"]
 	}
 	return ca, extra
 }

@@ -394,8 +394,10 @@ func (m *Manager) submit(b *batch) {
 	last := b.rows[len(b.rows)-1].In
 	m.remember(b.route, last)
 	t := m.turnFor(b.rows, b.route)
+	stopTyping := m.typing(b.acct, b.route.ReplyTo) // shown from the start of the turn
 	ticket, err := m.opt.Agents.Submit(m.ctx, t)
 	if err != nil {
+		stopTyping()
 		if m.ctx.Err() != nil {
 			m.release(b.rows) // stopping: the rows stay pending for the next start
 			return
@@ -412,7 +414,7 @@ func (m *Manager) submit(b *batch) {
 	if err := m.in.mark(m.ctx, ids, ingressSubmitted, t.RunID, ""); err != nil {
 		m.log.Error("updating the inbound queue failed", "err", err)
 	}
-	go m.await(b, ticket, last)
+	go m.await(b, ticket, last, stopTyping)
 }
 
 // resume finishes rows a restart left submitted.
@@ -434,12 +436,11 @@ func (m *Manager) resume(rows []ingressRow) {
 		m.release(rows)
 		return
 	}
-	go m.await(&batch{rows: rows, route: route, acct: a}, ticket, in)
+	go m.await(&batch{rows: rows, route: route, acct: a}, ticket, in, m.typing(a, route.ReplyTo))
 }
 
 // await shows typing while the run works, then queues its answer.
-func (m *Manager) await(b *batch, ticket *agent.Ticket, last channel.Inbound) {
-	stopTyping := m.typing(b.acct, b.route.ReplyTo)
+func (m *Manager) await(b *batch, ticket *agent.Ticket, last channel.Inbound, stopTyping func()) {
 	out, err := ticket.Wait(m.ctx)
 	stopTyping()
 	if err != nil {

@@ -64,6 +64,9 @@ func TestTelegramRoundTrip(t *testing.T) {
 	if reply.ChatID != "555" || reply.ParseMode != "HTML" || !strings.Contains(reply.Text, "<b>Hello</b> from the agent: what time is it?") {
 		t.Fatalf("reply = %+v", reply)
 	}
+	for deadline := time.Now().Add(5 * time.Second); len(tg.Actions()) == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if len(tg.Actions()) == 0 || tg.Actions()[0].Action != "typing" {
 		t.Fatalf("no typing indicator: %+v", tg.Actions())
 	}

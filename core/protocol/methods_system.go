@@ -265,6 +265,14 @@ type ChannelAccount struct {
 	LastOutboundAt *int64  `json:"lastOutboundAt"`
 	Mode           string  `json:"mode,omitempty"`
 	DMPolicy       string  `json:"dmPolicy,omitempty"`
+	// ReconnectAttempts counts the supervisor's restarts.
+	ReconnectAttempts int    `json:"reconnectAttempts"`
+	TokenSource       string `json:"tokenSource,omitempty"`
+	WebhookURL        string `json:"webhookUrl,omitempty"`
+	WebhookPath       string `json:"webhookPath,omitempty"`
+	BaseURL           string `json:"baseUrl,omitempty"`
+	LastProbeAt       *int64 `json:"lastProbeAt,omitempty"`
+	Probe             any    `json:"probe,omitempty"`
 }
 
 // ChannelStatusIssue is a problem found in a channel's setup.
