@@ -29,6 +29,7 @@ func (m *Manager) Register(srv *gateway.Server) {
 	srv.Register(gateway.Method{Name: "channels.pairing.list", Scope: protocol.ScopePairing, Handler: m.handlePairingList})
 	srv.Register(gateway.Method{Name: "channels.pairing.approve", Scope: protocol.ScopePairing, Handler: m.handlePairingApprove})
 	srv.Register(gateway.Method{Name: "channels.pairing.dismiss", Scope: protocol.ScopePairing, Handler: m.handlePairingDismiss})
+	srv.Register(gateway.Method{Name: "message.action", Scope: protocol.ScopeWrite, Handler: m.handleMessageAction})
 	srv.RegisterEvent(EventMessage, gateway.EventGuard{AnyOf: []string{protocol.ScopeRead}})
 }
 
@@ -317,19 +318,18 @@ func (m *Manager) handleSend(ctx context.Context, call *gateway.Call) (any, erro
 	if strings.TrimSpace(p.IdempotencyKey) == "" {
 		return nil, protocol.InvalidRequest("invalid send params: must have required property 'idempotencyKey'")
 	}
+	return m.deliverSend(ctx, p, "send:")
+}
+
+// deliverSend queues a send (idempotent under keyPrefix+idempotencyKey)
+// and waits a while for the platform.
+func (m *Manager) deliverSend(ctx context.Context, p sendParams, keyPrefix string) (map[string]any, error) {
 	if strings.TrimSpace(p.To) == "" {
 		return nil, protocol.InvalidRequest("invalid send params: to must not be empty")
 	}
-	ch := strings.ToLower(strings.TrimSpace(p.Channel))
-	to := strings.TrimSpace(p.To)
-	if ch == "" {
-		if pre, rest, ok := strings.Cut(to, ":"); ok && m.kinds[strings.ToLower(pre)].ID != "" {
-			ch, to = strings.ToLower(pre), rest
-		} else if ch = m.onlyChannel(); ch == "" {
-			return nil, protocol.InvalidRequest("channel is required (several channels are configured)")
-		}
-	} else if pre, rest, ok := strings.Cut(to, ":"); ok && strings.EqualFold(pre, ch) {
-		to = rest
+	ch, to, err := m.target(p.Channel, p.To)
+	if err != nil {
+		return nil, err
 	}
 	a, err := m.lookup(ch, p.AccountID)
 	if err != nil {
@@ -340,8 +340,10 @@ func (m *Manager) handleSend(ctx context.Context, call *gateway.Call) (any, erro
 	if p.ThreadID != "" {
 		msg.To.TopicKind = "thread"
 	}
+	seen := map[string]bool{}
 	for _, u := range append([]string{p.MediaURL}, p.MediaURLs...) {
-		if u = strings.TrimSpace(u); u != "" {
+		if u = strings.TrimSpace(u); u != "" && !seen[u] {
+			seen[u] = true
 			msg.Media = append(msg.Media, mediaFromRef(u, p.AsVoice))
 		}
 	}
@@ -355,7 +357,7 @@ func (m *Manager) handleSend(ctx context.Context, call *gateway.Call) (any, erro
 	if strings.TrimSpace(msg.Text) == "" && len(msg.Media) == 0 {
 		return nil, protocol.InvalidRequest("send needs a message or media")
 	}
-	it, err := m.out.Enqueue(ctx, "send:"+p.IdempotencyKey, ch, msg)
+	it, err := m.out.Enqueue(ctx, keyPrefix+p.IdempotencyKey, ch, msg)
 	if err != nil {
 		return nil, protocol.Unavailable(err.Error(), 0)
 	}
@@ -378,6 +380,118 @@ func (m *Manager) handleSend(ctx context.Context, call *gateway.Call) (any, erro
 		out["chatId"] = to
 	}
 	return out, nil
+}
+
+// target resolves a send target: "telegram:123" names its channel; a
+// bare id needs the channel (or a single configured one).
+func (m *Manager) target(chParam, toParam string) (ch, to string, err error) {
+	ch = strings.ToLower(strings.TrimSpace(chParam))
+	to = strings.TrimSpace(toParam)
+	if ch == "" {
+		if pre, rest, ok := strings.Cut(to, ":"); ok && m.kinds[strings.ToLower(pre)].ID != "" {
+			return strings.ToLower(pre), rest, nil
+		}
+		if ch = m.onlyChannel(); ch == "" {
+			return "", "", protocol.InvalidRequest("channel is required (several channels are configured)")
+		}
+		return ch, to, nil
+	}
+	if pre, rest, ok := strings.Cut(to, ":"); ok && strings.EqualFold(pre, ch) {
+		to = rest
+	}
+	return ch, to, nil
+}
+
+// messageActionParams are the params of message.action (what the official
+// `openclaw message send|react` sends).
+type messageActionParams struct {
+	Channel   string         `json:"channel"`
+	Action    string         `json:"action"`
+	Params    map[string]any `json:"params"`
+	AccountID string         `json:"accountId,omitempty"`
+	Reply     *struct {
+		ReplyToID string `json:"replyToId"`
+	} `json:"reply,omitempty"`
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+func str(m map[string]any, keys ...string) string {
+	for _, k := range keys {
+		switch v := m[k].(type) {
+		case string:
+			if strings.TrimSpace(v) != "" {
+				return strings.TrimSpace(v)
+			}
+		case float64:
+			return fmt.Sprintf("%.0f", v)
+		}
+	}
+	return ""
+}
+
+// handleMessageAction runs a channel message action: send and react.
+func (m *Manager) handleMessageAction(ctx context.Context, call *gateway.Call) (any, error) {
+	var p messageActionParams
+	if err := call.Bind(&p); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(p.IdempotencyKey) == "" || strings.TrimSpace(p.Channel) == "" || strings.TrimSpace(p.Action) == "" {
+		return nil, protocol.InvalidRequest("invalid message.action params: channel, action and idempotencyKey are required")
+	}
+	q := p.Params
+	acct := p.AccountID
+	if acct == "" {
+		acct = str(q, "accountId")
+	}
+	to := str(q, "to", "target")
+	switch p.Action {
+	case "send":
+		sp := sendParams{To: to, Message: str(q, "message", "text"), MediaURL: str(q, "mediaUrl", "media"), Channel: p.Channel,
+			AccountID: acct, ReplyToID: str(q, "replyTo", "replyToId"), ThreadID: str(q, "threadId"), IdempotencyKey: p.IdempotencyKey}
+		if urls, ok := q["mediaUrls"].([]any); ok {
+			for _, u := range urls {
+				if s, ok := u.(string); ok {
+					sp.MediaURLs = append(sp.MediaURLs, s)
+				}
+			}
+		}
+		sp.Silent, _ = q["silent"].(bool)
+		sp.AsVoice, _ = q["asVoice"].(bool)
+		if sp.ReplyToID == "" && p.Reply != nil {
+			sp.ReplyToID = p.Reply.ReplyToID
+		}
+		res, err := m.deliverSend(ctx, sp, "action:")
+		if err != nil {
+			return nil, err
+		}
+		res["ok"], res["action"], res["deliveryStatus"] = true, "send", "sent"
+		return res, nil
+	case "react":
+		ch, target, err := m.target(p.Channel, to)
+		if err != nil {
+			return nil, err
+		}
+		a, err := m.lookup(ch, acct)
+		if err != nil {
+			return nil, protocol.InvalidRequest(err.Error())
+		}
+		emoji := str(q, "emoji")
+		remove, _ := q["remove"].(bool)
+		if remove {
+			emoji = "-"
+		} else if emoji == "" {
+			return nil, protocol.InvalidRequest("react needs an emoji")
+		}
+		if _, err := m.react(ctx, a, ch, channel.Peer{ID: target, Kind: peerKindOf(target), ThreadID: str(q, "threadId")},
+			str(q, "messageId"), emoji); err != nil {
+			return nil, protocol.InvalidRequest(err.Error())
+		}
+		if remove {
+			return map[string]any{"ok": true, "removed": str(q, "emoji")}, nil
+		}
+		return map[string]any{"ok": true, "added": emoji}, nil
+	}
+	return nil, protocol.InvalidRequest(fmt.Sprintf("message action %q is not supported by this gateway (supported: send, react)", p.Action))
 }
 
 func lastErr(it outbox.Item) string {
