@@ -122,18 +122,6 @@ func (q *ingress) open(ctx context.Context) ([]ingressRow, error) {
 	return out, rows.Err()
 }
 
-// get returns one row.
-func (q *ingress) get(ctx context.Context, id int64) (ingressRow, error) {
-	var r ingressRow
-	var body string
-	err := q.db.QueryRowContext(ctx, `SELECT id, inbound_json, status, run_id FROM channel_ingress WHERE id = ?`, id).
-		Scan(&r.ID, &body, &r.Status, &r.RunID)
-	if err == nil {
-		err = json.Unmarshal([]byte(body), &r.In)
-	}
-	return r, err
-}
-
 // mark moves rows to a state (and records the run id / error).
 func (q *ingress) mark(ctx context.Context, ids []int64, status, runID, errText string) error {
 	if len(ids) == 0 {
