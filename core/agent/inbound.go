@@ -31,6 +31,11 @@ type Turn struct {
 	// ExtraSystem is appended to the system prompt (where the message
 	// came from, who wrote it).
 	ExtraSystem string
+	// Model, when set, is a provider/model ref tried first for this run.
+	Model string
+	// OnDelta, when set, receives the reply text as it streams (called
+	// from the run's goroutine; it must not block).
+	OnDelta func(delta string)
 }
 
 // Outcome is how a Turn's run ended.
@@ -45,6 +50,10 @@ type Outcome struct {
 	JoinedRunID string
 	// Replayed: the RunID was already recorded; nothing ran now.
 	Replayed bool
+	// Usage is the run's token usage (zero when replayed).
+	Usage    providers.Usage
+	Provider string
+	Model    string
 }
 
 // Ticket follows a submitted Turn.
@@ -68,7 +77,8 @@ func (t *Ticket) Wait(ctx context.Context) (Outcome, error) {
 	res := *t.rn.result
 	joined := t.rn.joined
 	t.rn.mu.Unlock()
-	return Outcome{RunID: t.RunID, Status: res.Status, Text: res.Text, Error: res.Error, JoinedRunID: joined}, nil
+	return Outcome{RunID: t.RunID, Status: res.Status, Text: res.Text, Error: res.Error, JoinedRunID: joined, Usage: res.Usage,
+		Provider: res.Provider, Model: res.Model}, nil
 }
 
 // Submit stores the Turn's user message and starts (or queues) its run. It
@@ -94,7 +104,8 @@ func (r *Runtime) Submit(ctx context.Context, t Turn) (*Ticket, error) {
 		mode = QueueCollect
 	}
 	rn, err := r.submit(ctx, runRequest{RunID: t.RunID, SessionKey: key, AgentID: agentID, Message: t.Message,
-		Images: t.Images, QueueMode: mode, Timeout: t.Timeout, ExtraSystem: t.ExtraSystem, Kind: "chat"})
+		Images: t.Images, QueueMode: mode, Timeout: t.Timeout, ExtraSystem: t.ExtraSystem, Kind: "chat", Model: t.Model,
+		OnDelta: t.OnDelta})
 	var re *replayError
 	if errors.As(err, &re) {
 		st := re.run

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,10 @@ type runRequest struct {
 	Heartbeat   bool
 	ExtraSystem string
 	Kind        string // "agent" | "chat"
+	// Model, when set, is tried before the session's and agent's models.
+	Model string
+	// OnDelta receives the assistant text as it streams (HTTP surfaces).
+	OnDelta func(delta string)
 }
 
 // run is one agent run.
@@ -255,6 +260,9 @@ func (r *Runtime) loop(ctx context.Context, rn *run) *runResult {
 	}
 	em.agent("lifecycle", map[string]any{"phase": "start", "startedAt": started.UnixMilli()})
 	refs := r.sessionModelRefs(ctx, cfg, rn.req.AgentID, rn.req.SessionKey)
+	if rn.req.Model != "" {
+		refs = append([]string{rn.req.Model}, slices.DeleteFunc(refs, func(r string) bool { return r == rn.req.Model })...)
+	}
 	if len(refs) == 0 {
 		return r.fail(rn, res, providers.ErrNoModel, "")
 	}
@@ -307,6 +315,9 @@ func (r *Runtime) loop(ctx context.Context, rn *run) *runResult {
 			flushed, lastFlush = len(turnText), time.Now()
 			em.agent("assistant", map[string]any{"text": full, "delta": delta, "itemId": itemID + ":" + fmt.Sprint(turn)})
 			em.chat("delta", map[string]any{"deltaText": delta, "message": assistantMessage(full)})
+			if rn.req.OnDelta != nil {
+				rn.req.OnDelta(delta)
+			}
 		}
 		onEvent := func(ev providers.Event) error {
 			if ev.TextDelta != "" {

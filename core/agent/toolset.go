@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -297,4 +299,41 @@ func partsFromWire(raw json.RawMessage) ([]providers.Part, []providers.ToolCall)
 		}
 	}
 	return parts, calls
+}
+
+// ErrToolUnavailable: the tool does not exist for the agent, its policy
+// denies it, or the caller's deny list does.
+var ErrToolUnavailable = errors.New("tool not available")
+
+// InvokeTool runs one tool outside a model turn (POST /tools/invoke): the
+// agent's tool policy applies, and deny names more tools to refuse (glob
+// patterns allowed). The workspace is the agent's.
+func (r *Runtime) InvokeTool(ctx context.Context, agentID, sessionKey, name string, args json.RawMessage, deny []string) (tools.Result, error) {
+	cfg := r.opt.Config()
+	agentID, err := r.agentID(cfg, agentID)
+	if err != nil {
+		return tools.Result{}, err
+	}
+	if !(tools.Policy{Deny: deny}).Admits(name) {
+		return tools.Result{}, fmt.Errorf("%w: %s", ErrToolUnavailable, name)
+	}
+	set := r.toolSet(ctx, cfg, agentID)
+	t, ok := set.Get(name)
+	if !ok {
+		return tools.Result{}, fmt.Errorf("%w: %s", ErrToolUnavailable, name)
+	}
+	dir := r.workspaceDir(cfg, agentID)
+	if err := sessions.EnsureWorkspace(dir); err != nil {
+		return tools.Result{}, err
+	}
+	if sessionKey == "" {
+		sessionKey = sessions.MainKey(agentID)
+	}
+	if len(args) == 0 {
+		args = json.RawMessage(`{}`)
+	}
+	tctx, cancel := context.WithTimeout(ctx, toolTimeout)
+	defer cancel()
+	return t.Run(tctx, tools.Call{ID: "invoke-" + uuid.NewString(), Name: name, Args: args, AgentID: agentID,
+		SessionKey: sessionKey, RunID: "invoke", Workspace: dir})
 }
