@@ -67,8 +67,12 @@ type Config struct {
 	// Commands is commands.* as written (core/channels reads
 	// commands.ownerAllowFrom).
 	Commands map[string]any `json:"commands,omitempty"`
-	Session  SessionConfig  `json:"session"`
-	Logging  LoggingConfig  `json:"logging"`
+	// Hooks is hooks.* as written (webhooks on the gateway port).
+	Hooks map[string]any `json:"hooks,omitempty"`
+	// CanvasHost is canvasHost.* as written (the agent canvas host).
+	CanvasHost map[string]any `json:"canvasHost,omitempty"`
+	Session    SessionConfig  `json:"session"`
+	Logging    LoggingConfig  `json:"logging"`
 	// Raw is the parsed document as written (for config.get); nil when
 	// there is no file.
 	Raw map[string]any `json:"-"`
@@ -86,6 +90,11 @@ type GatewayConfig struct {
 	ControlUI      ControlUIConfig `json:"controlUi"`
 	Reload         ReloadConfig    `json:"reload"`
 	Nodes          map[string]any  `json:"nodes,omitempty"`
+	// HTTP is gateway.http.* as written (endpoints.chatCompletions|
+	// responses.enabled for the OpenAI-compatible API).
+	HTTP map[string]any `json:"http,omitempty"`
+	// Tools is gateway.tools.* as written (allow/deny for /tools/invoke).
+	Tools map[string]any `json:"tools,omitempty"`
 }
 
 // AuthConfig is gateway.auth.*.

@@ -332,7 +332,7 @@ func TestOpenClawKeysWarnNotFail(t *testing.T) {
 	if err != nil || len(issues) != 0 {
 		t.Fatalf("issues = %v, err = %v", issues, err)
 	}
-	want := []string{"agents.defaults.compaction", "gateway.auth.allowTailscale", "gateway.controlUi.basePath", "gateway.tailscale", "hooks", "logging.consoleStyle"}
+	want := []string{"agents.defaults.compaction", "gateway.auth.allowTailscale", "gateway.controlUi.basePath", "gateway.tailscale", "logging.consoleStyle"}
 	var got []string
 	for _, w := range warnings {
 		got = append(got, w.Path)

@@ -321,12 +321,13 @@ var openClawTopLevel = map[string]bool{
 	"worktreeAcceleration": true, "tools": true, "security": true,
 	"broadcast": true, "attachments": true, "tts": true,
 	"approvals": true, "cron": true,
-	"transcripts": true, "hooks": true, "discovery": true,
+	"transcripts": true, "discovery": true,
 	"talk": true, "cloudWorkers": true, "desktop": true, "memory": true,
 	"skills": true, "plugins": true, "surfaces": true, "proxy": true,
 }
 
-var topLevelKeys = []string{"gateway", "agents", "models", "logging", "mcp", "channels", "bindings", "session", "messages", "commands"}
+var topLevelKeys = []string{"gateway", "agents", "models", "logging", "mcp", "channels", "bindings", "session", "messages", "commands",
+	"hooks", "canvasHost"}
 
 func (k *checker) root(m map[string]any, c *Config) {
 	for _, key := range sortedKeys(m) {
@@ -351,6 +352,14 @@ func (k *checker) root(m map[string]any, c *Config) {
 		case key == "messages":
 			if m, ok := k.object(path, v); ok {
 				c.Messages = m // core/channels reads messages.inbound
+			}
+		case key == "hooks":
+			if m, ok := k.object(path, v); ok {
+				c.Hooks = m // core/httpapi/hooks reads hooks.*
+			}
+		case key == "canvasHost":
+			if m, ok := k.object(path, v); ok {
+				c.CanvasHost = m // core/canvas reads canvasHost.*
 			}
 		case key == "commands":
 			if m, ok := k.object(path, v); ok {
@@ -379,11 +388,11 @@ func (k *checker) root(m map[string]any, c *Config) {
 // openClawGateway are gateway.* keys OpenClaw knows and Pincer ignores.
 var openClawGateway = map[string]bool{
 	"publicOrigin": true, "portals": true, "cliAgents": true, "terminal": true,
-	"roles": true, "allowRealIpFallback": true, "tools": true, "tailscale": true,
-	"remote": true, "tls": true, "http": true, "push": true,
+	"roles": true, "allowRealIpFallback": true, "tailscale": true,
+	"remote": true, "tls": true, "push": true,
 }
 
-var gatewayKeys = []string{"port", "bind", "customBindHost", "auth", "trustedProxies", "controlUi", "reload", "nodes", "mode"}
+var gatewayKeys = []string{"port", "bind", "customBindHost", "auth", "trustedProxies", "controlUi", "reload", "nodes", "mode", "http", "tools"}
 
 var bindModes = []string{BindLoopback, BindLAN, BindAuto, BindCustom, BindTailnet}
 
@@ -449,6 +458,14 @@ func (k *checker) gateway(path string, v any, g *GatewayConfig) {
 		case "nodes":
 			if n, ok := k.object(p, v); ok {
 				g.Nodes = n
+			}
+		case "http":
+			if n, ok := k.object(p, v); ok {
+				g.HTTP = n // core/httpapi reads gateway.http.endpoints
+			}
+		case "tools":
+			if n, ok := k.object(p, v); ok {
+				g.Tools = n // POST /tools/invoke reads gateway.tools.allow|deny
 			}
 		case "mode":
 			if s, ok := k.oneOf(p, v, "local", "remote"); ok && s == "remote" {
