@@ -43,6 +43,7 @@ type Conn struct {
 	clientIP string // attributed client address (forwarded when proxied)
 	local    bool   // direct loopback socket without proxy evidence
 	origin   string
+	host     string   // the Host the client connected to
 	scopeCap []string // X-OpenClaw-Scopes
 	opened   time.Time
 
@@ -119,6 +120,9 @@ func (c *Conn) ClientIP() string { return c.clientIP }
 // IsLocal reports a direct loopback connection.
 func (c *Conn) IsLocal() bool { return c.local }
 
+// Host is the HTTP Host the client connected to (for URLs handed back to it).
+func (c *Conn) Host() string { return c.host }
+
 // Context is cancelled when the connection closes. It is created on first
 // use: most idle connections never need one.
 func (c *Conn) Context() context.Context {
@@ -186,7 +190,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	c := &Conn{
 		s: s, id: uuid.NewString(), nonce: uuid.NewString(),
 		clientIP: attr.clientIP, local: attr.local,
-		origin: r.Header.Get("Origin"), scopeCap: attr.scopeCap,
+		origin: r.Header.Get("Origin"), host: r.Host, scopeCap: attr.scopeCap,
 		opened: time.Now(), closedCh: make(chan struct{}),
 		releasePreauth: release,
 	}

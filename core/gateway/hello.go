@@ -91,6 +91,11 @@ func (s *Server) buildHello(c *Conn) *protocol.HelloOk {
 	if s.opt.SessionDefaults != nil {
 		h.Snapshot.SessionDefaults = s.opt.SessionDefaults()
 	}
+	if f := s.pluginSurfaces(); f != nil {
+		if urls := f(c); len(urls) > 0 {
+			h.PluginSurfaceURLs = urls
+		}
+	}
 	if s.opt.ConfigInfo != nil {
 		path, dir, hash := s.opt.ConfigInfo()
 		if hash != "" {
@@ -101,4 +106,18 @@ func (s *Server) buildHello(c *Conn) *protocol.HelloOk {
 		}
 	}
 	return h
+}
+
+// SetPluginSurfaces sets what hello-ok.pluginSurfaceUrls carries for a
+// connection (the canvas host hands nodes a capability URL).
+func (s *Server) SetPluginSurfaces(f func(c *Conn) map[string]string) {
+	s.hookMu.Lock()
+	s.surfaces = f
+	s.hookMu.Unlock()
+}
+
+func (s *Server) pluginSurfaces() func(c *Conn) map[string]string {
+	s.hookMu.RLock()
+	defer s.hookMu.RUnlock()
+	return s.surfaces
 }

@@ -105,10 +105,11 @@ type Server struct {
 	limiter  *authLimiter
 	cpw      *actorLimiter
 
-	hookMu  sync.RWMutex
-	onHello []func(*Conn)
-	onAdmit []func(*Conn)
-	onClose []func(*Conn)
+	hookMu   sync.RWMutex
+	onHello  []func(*Conn)
+	onAdmit  []func(*Conn)
+	onClose  []func(*Conn)
+	surfaces func(*Conn) map[string]string
 
 	lifeMu   sync.Mutex // orders Serve's start against Shutdown
 	ready    atomic.Bool

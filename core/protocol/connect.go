@@ -134,8 +134,10 @@ type HelloOk struct {
 	Server   HelloServer   `json:"server"`
 	Features HelloFeatures `json:"features"`
 	Snapshot Snapshot      `json:"snapshot"`
-	Auth     HelloAuth     `json:"auth"`
-	Policy   HelloPolicy   `json:"policy"`
+	// PluginSurfaceURLs are scoped URLs for plugin surfaces (canvas).
+	PluginSurfaceURLs map[string]string `json:"pluginSurfaceUrls,omitempty"`
+	Auth              HelloAuth         `json:"auth"`
+	Policy            HelloPolicy       `json:"policy"`
 }
 
 // HelloServer identifies the gateway process and the connection.
