@@ -21,13 +21,17 @@ import (
 	"github.com/pincerhq/pincer/core/agent/mcp"
 	"github.com/pincerhq/pincer/core/approvals"
 	"github.com/pincerhq/pincer/core/auth/pairing"
+	"github.com/pincerhq/pincer/core/canvas"
 	"github.com/pincerhq/pincer/core/channels"
 	"github.com/pincerhq/pincer/core/channels/channel"
 	"github.com/pincerhq/pincer/core/config"
 	"github.com/pincerhq/pincer/core/config/configrpc"
+	"github.com/pincerhq/pincer/core/controlui"
 	"github.com/pincerhq/pincer/core/cron"
 	"github.com/pincerhq/pincer/core/gateway"
 	"github.com/pincerhq/pincer/core/httpapi"
+	"github.com/pincerhq/pincer/core/httpapi/hooks"
+	"github.com/pincerhq/pincer/core/httpapi/openaicompat"
 	"github.com/pincerhq/pincer/core/logging"
 	"github.com/pincerhq/pincer/core/nodes"
 	"github.com/pincerhq/pincer/core/protocol"
@@ -226,6 +230,15 @@ func Run(ctx context.Context, opt Options) error {
 	cfgSvc.Register(srv)
 	(&agent.Catalog{Config: current}).Register(srv)
 	httpapi.Register(srv, Version)
+	openaicompat.Register(srv, openaicompat.Deps{Config: current, Agents: rt, Log: log})
+	hooks.Register(srv, hooks.Deps{Config: current, Agents: rt, Heartbeat: hb, Messenger: chans, Log: log})
+	canvasHost, err := canvas.New(canvas.Deps{Config: current, StateDir: paths.StateDir, Agents: rt, Nodes: nodeReg, Log: log})
+	if err != nil {
+		return err
+	}
+	defer canvasHost.Close()
+	canvasHost.Register(srv)
+	controlui.Register(srv, controlui.Deps{Config: current, Version: Version, Log: log})
 
 	if _, err := srv.RefreshHealth(ctx, false); err != nil {
 		log.Warn("initial health snapshot failed", "err", err)

@@ -90,8 +90,17 @@ func (s *Service) register(gw *gateway.Server) {
 		if surface == "" {
 			return nil, protocol.InvalidRequest("surface required")
 		}
-		// No plugin surfaces (canvas host) are served yet.
-		return nil, protocol.Unavailable(surface+" plugin surface unavailable", 0)
+		s.mu.Lock()
+		f := s.surfaces
+		s.mu.Unlock()
+		if f == nil {
+			return nil, protocol.Unavailable(surface+" plugin surface unavailable", 0)
+		}
+		u, err := f(call.Conn, surface)
+		if err != nil {
+			return nil, protocol.Unavailable(err.Error(), 0)
+		}
+		return map[string]any{"surface": surface, "url": u, "pluginSurfaceUrls": map[string]string{surface: u}}, nil
 	})
 }
 

@@ -74,6 +74,16 @@ type Service struct {
 	pending map[string]*protocol.PendingNode
 	live    map[string]*liveNode
 	waits   map[string]*invokeWait
+	// surfaces answers node.pluginSurface.refresh (the canvas host).
+	surfaces func(c *gateway.Conn, surface string) (string, error)
+}
+
+// SetSurfaceProvider makes node.pluginSurface.refresh hand out URLs from f
+// (it returns the surface's fresh scoped URL for the calling node).
+func (s *Service) SetSurfaceProvider(f func(c *gateway.Conn, surface string) (string, error)) {
+	s.mu.Lock()
+	s.surfaces = f
+	s.mu.Unlock()
 }
 
 // New loads the registry.
