@@ -144,7 +144,18 @@ func Run(ctx context.Context, opt Options) error {
 	rl := cfg.Gateway.Auth.RateLimit
 	exempt := rl.ExemptLoopback == nil || *rl.ExemptLoopback
 	cfgSvc := &configrpc.Service{Paths: paths, Version: Version,
-		Current: func() (*config.Config, *config.LoadResult) { return current(), res }}
+		Current: func() (*config.Config, *config.LoadResult) { cfgMu.RLock(); defer cfgMu.RUnlock(); return cfg, res },
+		Apply: func(next *config.Config, nextRes *config.LoadResult) {
+			next.ApplyEnv()
+			applyFlags(next, opt)
+			// The listener and the gateway's auth were set up at start; the
+			// running values stay until a restart (config.set reports them).
+			next.Gateway.Auth = cfg.Gateway.Auth
+			cfgMu.Lock()
+			cfg, res = next, nextRes
+			cfgMu.Unlock()
+			log.Info("config applied", "path", paths.ConfigPath)
+		}}
 	devices, err := pairing.New(ctx, db, log, func() pairing.Config {
 		c := current()
 		ns := c.Gateway.NodesSettings()

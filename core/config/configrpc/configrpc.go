@@ -1,5 +1,5 @@
 // Package configrpc serves the config over the protocol: config.get (with
-// secrets redacted) and config.schema.
+// secrets redacted), config.set and config.schema.
 package configrpc
 
 import (
@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pincerhq/pincer/core/config"
@@ -19,13 +20,21 @@ type Service struct {
 	Paths   config.Paths
 	Current func() (*config.Config, *config.LoadResult)
 	Version string
+	// Apply takes a config written by config.set (the daemon swaps it in:
+	// settings read at runtime apply at once).
+	Apply   func(*config.Config, *config.LoadResult)
 	started time.Time
+	gw      *gateway.Server
+	writeMu sync.Mutex
 }
 
 // Register adds config.get and config.schema.
 func (s *Service) Register(srv *gateway.Server) {
 	s.started = time.Now()
+	s.gw = srv
 	srv.Register(gateway.Method{Name: "config.get", Scope: protocol.ScopeRead, Handler: s.get})
+	srv.Register(gateway.Method{Name: "config.set", Scope: protocol.ScopeAdmin, Handler: s.set})
+	srv.RegisterEvent("config.changed", gateway.EventGuard{AnyOf: []string{protocol.ScopeRead}})
 	srv.Register(gateway.Method{Name: "config.schema", Scope: protocol.ScopeRead, Handler: s.schema})
 }
 
