@@ -54,6 +54,8 @@ type Outcome struct {
 	Usage    providers.Usage
 	Provider string
 	Model    string
+	// Images are files of images the model produced.
+	Images []string
 }
 
 // Ticket follows a submitted Turn.
@@ -78,7 +80,7 @@ func (t *Ticket) Wait(ctx context.Context) (Outcome, error) {
 	joined := t.rn.joined
 	t.rn.mu.Unlock()
 	return Outcome{RunID: t.RunID, Status: res.Status, Text: res.Text, Error: res.Error, JoinedRunID: joined, Usage: res.Usage,
-		Provider: res.Provider, Model: res.Model}, nil
+		Provider: res.Provider, Model: res.Model, Images: res.Images}, nil
 }
 
 // Submit stores the Turn's user message and starts (or queues) its run. It

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -66,6 +68,10 @@ type runResult struct {
 	Usage      providers.Usage
 	EndedAt    time.Time
 	Tools      []string
+	// Images are the files of images the model produced (saved under the
+	// state dir) and Parts the images themselves.
+	Images []string
+	Parts  []providers.Part
 }
 
 // replayError: the idempotency key names a run already recorded (before a
@@ -344,6 +350,15 @@ func (r *Runtime) loop(ctx context.Context, rn *run) *runResult {
 		if resp.Text != "" {
 			content = append(content, map[string]any{"type": "text", "text": resp.Text})
 		}
+		for _, img := range resp.Images {
+			path, err := r.saveGenerated(rn.req.RunID, len(res.Images), img)
+			if err != nil {
+				r.log.Warn("a generated image was not saved", "runId", rn.req.RunID, "err", err)
+				continue
+			}
+			res.Images, res.Parts = append(res.Images, path), append(res.Parts, img)
+			content = append(content, wireParts([]providers.Part{img})...)
+		}
 		for _, tc := range resp.ToolCalls {
 			content = append(content, map[string]any{"type": "toolCall", "id": tc.ID, "name": tc.Name, "arguments": orEmptyObject(tc.Arguments)})
 		}
@@ -387,7 +402,11 @@ func (r *Runtime) loop(ctx context.Context, rn *run) *runResult {
 		res.StopReason = "stop"
 	}
 	r.emitEnd(rn, res, started)
-	em.chat("final", map[string]any{"stopReason": res.StopReason, "message": assistantMessage(res.Text)})
+	final := assistantMessage(res.Text)
+	if len(res.Parts) > 0 {
+		final["content"] = append(final["content"].([]map[string]any), wireParts(res.Parts)...)
+	}
+	em.chat("final", map[string]any{"stopReason": res.StopReason, "message": final})
 	return res
 }
 
@@ -552,8 +571,12 @@ func (r *Runtime) finalPayload(rn *run, res *runResult) map[string]any {
 	usage := map[string]any{"input": res.Usage.Input, "output": res.Usage.Output, "cacheRead": res.Usage.CacheRead,
 		"cacheWrite": res.Usage.CacheWrite, "total": res.Usage.Total(), "cost": map[string]any{"total": 0}}
 	payloads := []map[string]any{}
-	if res.Text != "" {
-		payloads = append(payloads, map[string]any{"text": res.Text, "mediaUrl": nil})
+	if res.Text != "" || len(res.Images) > 0 {
+		p := map[string]any{"text": res.Text, "mediaUrl": nil}
+		if len(res.Images) > 0 {
+			p["mediaUrl"], p["mediaUrls"] = res.Images[0], res.Images
+		}
+		payloads = append(payloads, p)
 	}
 	dur := res.EndedAt.Sub(rn.accepted).Milliseconds()
 	out := map[string]any{"runId": rn.req.RunID, "status": res.Status, "summary": summary,
@@ -614,3 +637,35 @@ func (r *Runtime) sessionsChanged(key, agentID, reason string) {
 }
 
 const subscribedKey = "sessions.subscribed"
+
+// maxGeneratedPerRun bounds the images one run may save.
+const maxGeneratedPerRun = 16
+
+// saveGenerated stores an image the model produced under
+// <stateDir>/media/generated and returns its path.
+func (r *Runtime) saveGenerated(runID string, n int, img providers.Part) (string, error) {
+	if n >= maxGeneratedPerRun {
+		return "", fmt.Errorf("more than %d images in one run", maxGeneratedPerRun)
+	}
+	ext := ".png"
+	switch img.MediaType {
+	case "image/jpeg":
+		ext = ".jpg"
+	case "image/webp":
+		ext = ".webp"
+	case "image/gif":
+		ext = ".gif"
+	}
+	dir := filepath.Join(r.opt.StateDir, "media", "generated")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	safe := strings.Map(func(c rune) rune {
+		if c == '/' || c == '\\' || c == 0 {
+			return '_'
+		}
+		return c
+	}, runID)
+	path := filepath.Join(dir, fmt.Sprintf("%s-%d%s", safe, n+1, ext))
+	return path, os.WriteFile(path, img.Data, 0o600)
+}

@@ -3,6 +3,7 @@ package channels_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -478,5 +479,31 @@ func TestMessageTool(t *testing.T) {
 	}
 	if len(byTo["77"]) != 1 || byTo["77"][0] != "to someone else" {
 		t.Fatalf("to 77: %q", byTo["77"])
+	}
+}
+
+// An image the model produces is delivered to the chat as an attachment
+// and kept in the transcript.
+func TestGeneratedImageReachesChat(t *testing.T) {
+	m := startModel(t)
+	png := "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+	m.SetScript(func(map[string]any) agenttest.Turn {
+		return agenttest.Turn{Text: "A red dot.", Images: []string{"data:image/png;base64," + png}}
+	})
+	k := newFakeChat()
+	_, c := startGateway(t, k, gatewayConfig(m, `channels: {fake: {dmPolicy: "open", allowFrom: ["*"]}}, messages: {inbound: {debounceMs: 0}}`))
+	acc := k.account(t, "default")
+	acc.deliver(t, dm("12", "draw a dot", "1"))
+	sent := acc.waitSent(t, 1)
+	if sent[0].Text != "A red dot." || len(sent[0].Media) != 1 || sent[0].Media[0].Kind != "image" {
+		t.Fatalf("reply = %+v", sent[0])
+	}
+	data, err := os.ReadFile(sent[0].Media[0].Path)
+	if err != nil || len(data) == 0 || string(data[1:4]) != "PNG" {
+		t.Fatalf("image file %s: %v", sent[0].Media[0].Path, err)
+	}
+	hist := call(t, c, "chat.history", map[string]any{"sessionKey": "agent:main:main"})
+	if !strings.Contains(fmt.Sprint(hist["messages"]), "type:image") {
+		t.Fatalf("transcript lacks the image: %v", hist["messages"])
 	}
 }

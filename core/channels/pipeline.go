@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -462,15 +463,26 @@ func (m *Manager) await(b *batch, ticket *agent.Ticket, last channel.Inbound, st
 	default:
 		text = "Sorry, something went wrong: " + shortError(out.Error)
 	}
-	if text != "" {
-		m.reply(b.acct, b.route, ticket.RunID, last, text)
+	var media []channel.Media
+	if out.Status == "ok" && out.JoinedRunID == "" {
+		for _, p := range out.Images {
+			media = append(media, channel.Media{Kind: "image", Path: p, FileName: filepath.Base(p)})
+		}
+	}
+	if text != "" || len(media) > 0 {
+		m.replyWith(b.acct, b.route, ticket.RunID, last, text, media)
 	}
 	m.finish(b.rows, ingressDone, "")
 }
 
 // reply queues an answer to the conversation a message came from.
 func (m *Manager) reply(a *managed, route routing.Route, runID string, in channel.Inbound, text string) {
-	msg := channel.Outbound{AccountID: route.AccountID, To: route.ReplyTo, Text: text}
+	m.replyWith(a, route, runID, in, text, nil)
+}
+
+// replyWith is reply with attachments.
+func (m *Manager) replyWith(a *managed, route routing.Route, runID string, in channel.Inbound, text string, media []channel.Media) {
+	msg := channel.Outbound{AccountID: route.AccountID, To: route.ReplyTo, Text: text, Media: media}
 	if in.Peer.Kind != channel.PeerDirect {
 		msg.ReplyToID = in.MessageID // quote the message in groups
 	}

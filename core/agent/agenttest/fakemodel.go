@@ -40,6 +40,9 @@ func (m *Model) Authorization() string { m.mu.Lock(); defer m.mu.Unlock(); retur
 type Turn struct {
 	Text      string
 	ToolCalls []ToolCall
+	// Images are data: URLs streamed as OpenRouter does ("images" in a
+	// delta), for image-output tests.
+	Images []string
 }
 
 // ToolCall is a scripted tool call (Args is a JSON object).
@@ -175,6 +178,13 @@ func (m *Model) serve(w http.ResponseWriter, r *http.Request) {
 		if !send(chunk(map[string]any{"content": piece}, nil)) {
 			return
 		}
+	}
+	if len(turn.Images) > 0 {
+		var imgs []any
+		for _, u := range turn.Images {
+			imgs = append(imgs, map[string]any{"type": "image_url", "image_url": map[string]any{"url": u}})
+		}
+		send(chunk(map[string]any{"images": imgs}, nil))
 	}
 	for i, tc := range turn.ToolCalls {
 		send(chunk(map[string]any{"tool_calls": []any{map[string]any{"index": i, "id": tc.ID, "type": "function",

@@ -94,6 +94,9 @@ func (p *OpenAIChat) Stream(ctx context.Context, req Request, onEvent func(Event
 					return nil, err
 				}
 			}
+			if f, ok := c.Delta.JSON.ExtraFields["images"]; ok {
+				resp.Images = append(resp.Images, deltaImages(f.Raw())...)
+			}
 			for _, tc := range c.Delta.ToolCalls {
 				pc := calls[tc.Index]
 				if pc == nil {

@@ -157,3 +157,55 @@ func isOpenAIHost(base string) bool {
 	u, err := url.Parse(base)
 	return err == nil && strings.EqualFold(u.Hostname(), "api.openai.com")
 }
+
+// maxOutputImage bounds one image a model returns.
+const maxOutputImage = 20 << 20
+
+// imageFromBase64 decodes a model's base64 image output.
+func imageFromBase64(b64, mime string) (Part, bool) {
+	data, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
+	if err != nil || len(data) == 0 || len(data) > maxOutputImage {
+		return Part{}, false
+	}
+	return Part{Type: "image", MediaType: mime, Data: data}, true
+}
+
+// imageFromDataURL decodes a data:image/...;base64,... URL.
+func imageFromDataURL(u string) (Part, bool) {
+	head, body, ok := strings.Cut(strings.TrimSpace(u), ",")
+	if !ok || !strings.HasPrefix(head, "data:image/") || !strings.HasSuffix(head, ";base64") {
+		return Part{}, false
+	}
+	return imageFromBase64(body, strings.TrimSuffix(strings.TrimPrefix(head, "data:"), ";base64"))
+}
+
+// deltaImages reads the images some OpenAI-compatible servers (OpenRouter
+// and the models it fronts) stream in a chat delta:
+// "images": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,…"}}].
+func deltaImages(raw string) []Part {
+	var list []struct {
+		ImageURL struct {
+			URL string `json:"url"`
+		} `json:"image_url"`
+	}
+	if json.Unmarshal([]byte(raw), &list) != nil {
+		return nil
+	}
+	var out []Part
+	for _, x := range list {
+		if p, ok := imageFromDataURL(x.ImageURL.URL); ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func orPNG(format string) string {
+	switch strings.ToLower(strings.TrimSpace(format)) {
+	case "jpeg", "jpg":
+		return "jpeg"
+	case "webp":
+		return "webp"
+	}
+	return "png"
+}

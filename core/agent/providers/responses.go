@@ -110,6 +110,11 @@ func (p *OpenAIResponses) Stream(ctx context.Context, req Request, onEvent func(
 				return nil, err
 			}
 		case "response.output_item.done":
+			if ev.Item.Type == "image_generation_call" && ev.Item.Result != "" {
+				if img, ok := imageFromBase64(ev.Item.Result, "image/"+orPNG(ev.Item.OutputFormat)); ok {
+					resp.Images = append(resp.Images, img)
+				}
+			}
 			if ev.Item.Type == "function_call" {
 				if calls[ev.Item.ID] == nil {
 					track(ev.Item.ID, &pending{callID: ev.Item.CallID, name: ev.Item.Name})
