@@ -98,9 +98,24 @@ func replay(stored *sessions.Run) (any, error) {
 // errAborted is the cancel cause of chat.abort / interrupt.
 var errAborted = errors.New("aborted")
 
+// errShutdown ends the runs a stopping gateway interrupts (the same words
+// Recover uses for runs a crash left behind).
+var errShutdown = errors.New(interruptedMessage)
+
+const interruptedMessage = "interrupted: the gateway stopped during the run"
+
+// errStopping refuses new runs while the gateway stops.
+var errStopping = errors.New("the gateway is stopping")
+
 // submit records the run and the user turn durably, then queues or starts
 // it. It returns once the turn is stored (the caller acknowledges then).
 func (r *Runtime) submit(ctx context.Context, req runRequest) (*run, error) {
+	r.mu.Lock()
+	stopping := r.stopping
+	r.mu.Unlock()
+	if stopping {
+		return nil, errStopping
+	}
 	if req.Timeout <= 0 {
 		req.Timeout = DefaultRunTimeout
 	}
@@ -491,6 +506,8 @@ func (r *Runtime) fail(rn *run, res *runResult, err error, partial string) *runR
 	cause := context.Cause(rn.ctx)
 	res.Text = partial
 	switch {
+	case errors.Is(cause, errShutdown):
+		res.Status, res.StopReason, res.Error = "error", "error", interruptedMessage
 	case errors.Is(cause, errAborted):
 		res.Status, res.StopReason, res.Error = "aborted", "aborted", "aborted"
 	case errors.Is(err, context.DeadlineExceeded):

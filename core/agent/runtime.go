@@ -76,6 +76,7 @@ type Runtime struct {
 	execs    execTools
 	// messenger backs the message tool (nil: no message tool).
 	messenger tools.MessageAPI
+	stopping  bool
 }
 
 // New makes a runtime; Attach registers it with a gateway.
@@ -94,13 +95,45 @@ func New(opt Options) *Runtime {
 
 // Recover marks runs a crash left unfinished as failed; call it at start.
 func (r *Runtime) Recover(ctx context.Context) {
-	runs, err := r.opt.Sessions.RecoverInterrupted(ctx, "interrupted: the gateway stopped during the run")
+	runs, err := r.opt.Sessions.RecoverInterrupted(ctx, interruptedMessage)
 	if err != nil {
 		r.log.Error("recovering interrupted runs failed", "err", err)
 		return
 	}
 	for _, run := range runs {
 		r.log.Warn("run interrupted by a gateway stop", "runId", run.RunID, "session", run.SessionKey)
+	}
+}
+
+// Shutdown refuses new runs, interrupts the running and queued ones (they
+// are recorded as interrupted, as a crash would leave them after Recover)
+// and waits for them to record their end, until ctx is done.
+func (r *Runtime) Shutdown(ctx context.Context) {
+	r.mu.Lock()
+	r.stopping = true
+	var active, queued []*run
+	for _, rn := range r.active {
+		active = append(active, rn)
+	}
+	for key, q := range r.queued {
+		queued = append(queued, q...)
+		delete(r.queued, key)
+	}
+	r.mu.Unlock()
+	for _, rn := range queued {
+		rn.cancel(errShutdown)
+		r.complete(rn, &runResult{Status: "error", StopReason: "error", Error: interruptedMessage})
+	}
+	for _, rn := range active {
+		rn.cancel(errShutdown)
+	}
+	for _, rn := range active {
+		select {
+		case <-rn.done:
+		case <-ctx.Done():
+			r.log.Warn("runs still recording their end at shutdown", "runId", rn.req.RunID)
+			return
+		}
 	}
 }
 

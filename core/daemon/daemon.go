@@ -290,6 +290,13 @@ func Run(ctx context.Context, opt Options) error {
 	if err := srv.Shutdown(sctx, "gateway stopping", 0); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("shutdown", "err", err)
 	}
+	// Channels first: their pending answers stay queued for the next start
+	// (which tells the sender the run was interrupted); then the runs, so
+	// nothing writes to the state database after it closes.
+	chans.Stop(timeout / 2)
+	rctx, rcancel := context.WithTimeout(context.Background(), timeout/2)
+	rt.Shutdown(rctx)
+	rcancel()
 	return nil
 }
 
