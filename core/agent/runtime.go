@@ -77,6 +77,16 @@ type Runtime struct {
 	// messenger backs the message tool (nil: no message tool).
 	messenger tools.MessageAPI
 	stopping  bool
+	// canvas backs the canvas tool's A2UI and hosted pages (nil: none).
+	canvas tools.CanvasHost
+}
+
+// SetCanvas gives the canvas tool the canvas host (built after the
+// runtime).
+func (r *Runtime) SetCanvas(h tools.CanvasHost) {
+	r.mu.Lock()
+	r.canvas = h
+	r.mu.Unlock()
 }
 
 // New makes a runtime; Attach registers it with a gateway.

@@ -92,7 +92,14 @@ func (r *Runtime) toolSet(ctx context.Context, cfg *config.Config, agentID strin
 	all = append(all, tools.NewWebFetch(false), r.execTool(agentID, ts))
 	all = append(all, tools.SessionTools(sessionsAPI{r})...)
 	if r.opt.Nodes != nil {
-		all = append(all, tools.NewNodes(nodesAPI{r.opt.Nodes}), tools.NewCanvas(nodesAPI{r.opt.Nodes}))
+		r.mu.Lock()
+		canvasHost := r.canvas
+		r.mu.Unlock()
+		ct := tools.NewCanvas(nodesAPI{r.opt.Nodes})
+		if canvasHost != nil {
+			ct.WithHost(canvasHost)
+		}
+		all = append(all, tools.NewNodes(nodesAPI{r.opt.Nodes}), ct)
 	}
 	r.mu.Lock()
 	messenger := r.messenger

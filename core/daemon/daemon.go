@@ -208,7 +208,7 @@ func Run(ctx context.Context, opt Options) error {
 	devices.Attach(srv)
 	nodeReg, err := nodes.New(ctx, db, log, func() nodes.Policy {
 		ns := current().Gateway.NodesSettings()
-		return nodes.Policy{Allow: ns.CommandsAllow, Deny: ns.CommandsDeny}
+		return nodes.Policy{Allow: ns.CommandsAllow, Deny: ns.CommandsDeny, Plugin: canvas.NodeCommands(current())}
 	})
 	if err != nil {
 		return err
@@ -249,6 +249,7 @@ func Run(ctx context.Context, opt Options) error {
 	}
 	defer canvasHost.Close()
 	canvasHost.Register(srv)
+	rt.SetCanvas(canvasHost)
 	controlui.Register(srv, controlui.Deps{Config: current, Version: Version, Log: log})
 
 	if _, err := srv.RefreshHealth(ctx, false); err != nil {

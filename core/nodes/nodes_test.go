@@ -307,7 +307,7 @@ func TestNodeRoleMethodsAndEvents(t *testing.T) {
 	daemontest.Call(t, n.c, "node.runnerInventory.update", map[string]any{"protocolFeatures": []string{"node-worker-supervisor-v6"}, "workerHost": map[string]any{"enabled": false}}, &sk)
 	daemontest.Call(t, n.c, "node.invoke.progress", map[string]any{"invokeId": "i", "nodeId": id.DeviceID, "seq": 0, "chunk": "x"}, nil)
 	var x any
-	for params, want := range map[string]string{`{}`: "surface required", `{"surface":"canvas"}`: "canvas plugin surface unavailable"} {
+	for params, want := range map[string]string{`{}`: "surface required", `{"surface":"board"}`: "unknown plugin surface"} {
 		if err := n.c.Call(context.Background(), "node.pluginSurface.refresh", json.RawMessage(params), &x); err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("pluginSurface.refresh %s: %v", params, err)
 		}

@@ -131,8 +131,9 @@ func pick(ok bool, id string) string {
 
 func isDesktop(id string) bool { return id == "macos" || id == "windows" || id == "linux" }
 
-// Policy is gateway.nodes.commands.
-type Policy struct{ Allow, Deny []string }
+// Policy is gateway.nodes.commands, plus the commands enabled plugins own
+// (the canvas host's canvas.*), allowed on every platform.
+type Policy struct{ Allow, Deny, Plugin []string }
 
 // allowlist computes the effective command allowlist. forPairing includes
 // the desktop host commands and the dangerous defaults (what a node may
@@ -152,7 +153,7 @@ func (p Policy) allowlist(platform, family string, approved []string, forPairing
 		}
 	}
 	allow := map[string]bool{}
-	for _, c := range concat(base, approvedHost, p.Allow) {
+	for _, c := range concat(base, approvedHost, p.Plugin, p.Allow) {
 		c = strings.TrimSpace(c)
 		if c != "" && (forPairing || !slices.Contains(DangerousCommands, c)) {
 			allow[c] = true
