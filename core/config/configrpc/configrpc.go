@@ -92,6 +92,17 @@ func toTree(v any) any {
 
 func (s *Service) get(ctx context.Context, call *gateway.Call) (any, error) {
 	cfg, res := s.Current()
+	// The file is read afresh: what is on disk now (a hand edit, a broken
+	// file) is what config.set's baseHash is checked against; the runtime
+	// config is the one the gateway applied.
+	if disk, dres, err := config.Load(s.Paths); dres != nil && (err == nil || dres.Exists) {
+		res = dres
+		if disk != nil && disk.Raw != nil {
+			cfg = withRaw(cfg, disk.Raw)
+		} else {
+			cfg = withRaw(cfg, nil)
+		}
+	}
 	secrets := map[string]bool{}
 	out := protocol.ConfigGetResult{
 		Path: s.Paths.ConfigPath, IncludedPaths: []string{}, Exists: res.Exists, Valid: len(res.Issues) == 0,
@@ -119,8 +130,16 @@ func (s *Service) get(ctx context.Context, call *gateway.Call) (any, error) {
 	if err != nil {
 		return nil, protocol.Unavailable("hashing config failed: "+err.Error(), 0)
 	}
-	out.Hash, out.AppliedHash = h, h
+	out.Hash = h
+	out.AppliedHash = s.AppliedHash()
 	return out, nil
+}
+
+// withRaw is cfg (the runtime config) showing raw as its source document.
+func withRaw(cfg *config.Config, raw map[string]any) *config.Config {
+	c := *cfg
+	c.Raw = raw
+	return &c
 }
 
 func issues(in []config.Issue) []protocol.ConfigIssue {

@@ -49,9 +49,15 @@ func (s *Service) set(ctx context.Context, call *gateway.Call) (any, error) {
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	cur, res := s.Current()
+	cur, _ := s.Current()
 	if p.BaseHash != "" {
-		h, err := config.Hash(s.Paths, res.RawText)
+		// Checked against the file as it is now: a hand edit since
+		// config.get makes the base stale.
+		text := ""
+		if b, err := os.ReadFile(s.Paths.ConfigPath); err == nil {
+			text = string(b)
+		}
+		h, err := config.Hash(s.Paths, text)
 		if err != nil {
 			return nil, protocol.Unavailable("hashing config failed: "+err.Error(), 0)
 		}
@@ -59,7 +65,11 @@ func (s *Service) set(ctx context.Context, call *gateway.Call) (any, error) {
 			return nil, errStale
 		}
 	}
-	text, perr0 := restoreSecrets(p.Raw, cur)
+	src := cur // the placeholders stand for the values config.get showed: the file's
+	if disk, _, _ := config.Load(s.Paths); disk != nil && disk.Raw != nil {
+		src = disk
+	}
+	text, perr0 := restoreSecrets(p.Raw, src)
 	if perr0 != nil {
 		return nil, invalid([]protocol.ConfigIssue{{Path: perr0.path, Message: perr0.msg}})
 	}
