@@ -131,6 +131,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.devicesCmd(), a.nodesCmd(), a.nodeCmd(),
 		a.agentCmd(), a.sessionsCmd(), a.modelsCmd(), a.approvalsCmd(),
 		a.channelsCmd(), a.pairingCmd(), a.sendCmd(),
+		a.dashboardCmd(),
 		a.versionCmd(),
 	)
 	return root

@@ -96,7 +96,7 @@ func TestEveryMethodOverTheWire(t *testing.T) {
 		"exec.approval.request", "exec.approval.resolve", "exec.approval.get", "exec.approval.list", "exec.approval.waitDecision",
 		// exercised over the wire in core/channels and the channel tests here
 		"channels.start", "channels.stop", "channels.logout", "send", "channels.pairing.list", "channels.pairing.approve",
-		"channels.pairing.dismiss", "message.action", "config.set"}
+		"channels.pairing.dismiss", "message.action", "config.set", "tools.invoke"}
 	for _, m := range want {
 		if !contains(hello.Features.Methods, m) {
 			t.Fatalf("features.methods lacks %s: %v", m, hello.Features.Methods)
