@@ -333,14 +333,6 @@ type agentSurfaces struct {
 	subs     map[*a2uiSub]struct{}
 }
 
-func (a *agentSurfaces) size() int {
-	n := 0
-	for _, s := range a.surfaces {
-		n += s.size
-	}
-	return n
-}
-
 type a2uiEvent struct{ name, data string }
 
 type a2uiSub struct {
