@@ -174,22 +174,13 @@ func (a *fakeAccount) sentCount() int {
 }
 
 func startModel(t *testing.T) *agenttest.Model {
-	t.Helper()
-	m, err := agenttest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Close() })
+	m := agenttest.StartT(t)
 	m.SetReply(func(last string) string { return "echo: " + last })
 	return m
 }
 
 // gatewayConfig is a config with the fake model and a channels block.
-func gatewayConfig(m *agenttest.Model, extra string) string {
-	return fmt.Sprintf(`{models: {providers: {fake: {baseUrl: %q, apiKey: "test", api: "openai-completions",
-  models: [{id: "fake-1", contextWindow: 128000}]}}},
-  agents: {defaults: {model: {primary: "fake/fake-1"}}}, %s}`, m.URL, extra)
-}
+func gatewayConfig(m *agenttest.Model, extra string) string { return m.ConfigWith(extra) }
 
 func startGateway(t *testing.T, k *fakeChat, cfg string) (*daemontest.Gateway, *client.Client) {
 	t.Helper()

@@ -19,21 +19,11 @@ import (
 
 // startModel runs the fake model for the test.
 func startModel(t *testing.T) *agenttest.Model {
-	t.Helper()
-	m, err := agenttest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Close() })
-	return m
+	return agenttest.StartT(t)
 }
 
 // gatewayConfig points the main agent at m and adds extra top-level keys.
-func gatewayConfig(m *agenttest.Model, extra string) string {
-	return fmt.Sprintf(`{models: {providers: {fake: {baseUrl: %q, apiKey: "test", api: "openai-completions",
-  models: [{id: "fake-1", contextWindow: 128000}]}}},
-  agents: {defaults: {model: {primary: "fake/fake-1"}}}, %s}`, m.URL, extra)
-}
+func gatewayConfig(m *agenttest.Model, extra string) string { return m.ConfigWith(extra) }
 
 // browser is a headless Chromium tab.
 type browser struct {

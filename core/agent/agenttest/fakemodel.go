@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 )
 
@@ -106,6 +107,26 @@ func (m *Model) Close() error { return m.srv.Close() }
 
 // Calls counts the completions requests served.
 func (m *Model) Calls() int64 { return m.calls.Load() }
+
+// StartT starts a fake model that stops when the test ends.
+func StartT(t testing.TB) *Model {
+	t.Helper()
+	m, err := Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	return m
+}
+
+// ConfigWith is Config plus extra top-level keys (JSON5, without braces).
+func (m *Model) ConfigWith(extra string) string {
+	c := strings.TrimSpace(m.Config())
+	if strings.TrimSpace(extra) == "" {
+		return c
+	}
+	return strings.TrimSuffix(c, "}") + ",\n  " + extra + "}"
+}
 
 // Config is a gateway config (JSON5) whose main agent uses this model as
 // "fake/fake-1".

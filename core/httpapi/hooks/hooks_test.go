@@ -21,22 +21,12 @@ import (
 const hookToken = "hook-secret-0123456789"
 
 func startModel(t *testing.T) *agenttest.Model {
-	t.Helper()
-	m, err := agenttest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Close() })
-	return m
+	return agenttest.StartT(t)
 }
 
 // gatewayConfig is a config whose main agent uses the fake model, plus
 // extra top-level keys.
-func gatewayConfig(m *agenttest.Model, extra string) string {
-	return fmt.Sprintf(`{models: {providers: {fake: {baseUrl: %q, apiKey: "test", api: "openai-completions",
-  models: [{id: "fake-1", contextWindow: 128000}]}}},
-  agents: {defaults: {model: {primary: "fake/fake-1"}}}, %s}`, m.URL, extra)
-}
+func gatewayConfig(m *agenttest.Model, extra string) string { return m.ConfigWith(extra) }
 
 func hooksConfig(m *agenttest.Model, hooks string) string {
 	return gatewayConfig(m, fmt.Sprintf(`hooks: {enabled: true, token: %q, %s}`, hookToken, hooks))

@@ -30,13 +30,7 @@ import (
 const enabledHTTP = `gateway: {http: {endpoints: {chatCompletions: {enabled: true}, responses: {enabled: true}}}}`
 
 func startModel(t *testing.T) *agenttest.Model {
-	t.Helper()
-	m, err := agenttest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Close() })
-	return m
+	return agenttest.StartT(t)
 }
 
 // gatewayConfig is a config with the fake model and extra top-level keys.
