@@ -80,11 +80,18 @@ type Conn struct {
 	roleErrs  int
 	inflight  int
 	presenceK string
-	values    map[string]any
-	pingT     *time.Timer
-	hsTimer   *time.Timer
-	ctx       context.Context
-	cancel    context.CancelFunc
+	// presenceGone: the connection left (set under the presence lock, so a
+	// handshake finishing late does not list it).
+	presenceGone bool
+	// life orders admission and hello hooks against the disconnect hooks;
+	// dropped is set (under it) once the connection is gone.
+	life    sync.Mutex
+	dropped bool
+	values  map[string]any
+	pingT   *time.Timer
+	hsTimer *time.Timer
+	ctx     context.Context
+	cancel  context.CancelFunc
 
 	releasePreauth func() // the socket leaves the unauthenticated budget
 
@@ -279,6 +286,8 @@ func (s *Server) dropConn(c *Conn) {
 	delete(s.conns, c)
 	s.connsMu.Unlock()
 	s.nconn.Add(-1)
+	c.life.Lock()
+	c.dropped = true
 	if c.authed.Load() {
 		s.log.Info("client disconnected", "conn", c.id, "client", c.params.Client.ID, "durationMs", time.Since(c.opened).Milliseconds())
 		s.presence.disconnected(c)
@@ -288,6 +297,7 @@ func (s *Server) dropConn(c *Conn) {
 			f(c)
 		}
 	}
+	c.life.Unlock()
 	_ = c.ws.CloseNow()
 }
 

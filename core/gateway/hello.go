@@ -22,6 +22,14 @@ func (s *Server) OnAdmit(f func(*Conn)) {
 }
 
 func (s *Server) admit(c *Conn) {
+	// The lifecycle lock orders admission against a close racing the
+	// handshake: a connection that already left is not registered, and one
+	// registered is unregistered by the disconnect hooks.
+	c.life.Lock()
+	defer c.life.Unlock()
+	if c.dropped {
+		return
+	}
 	c.admitted.Store(true)
 	s.hookMu.RLock()
 	hooks := append([]func(*Conn){}, s.onAdmit...)
@@ -48,6 +56,11 @@ func (s *Server) afterHello(c *Conn) {
 	s.log.Info("client connected", "conn", c.id, "client", c.params.Client.ID, "mode", c.params.Client.Mode,
 		"version", c.params.Client.Version, "role", c.role, "scopes", c.scopes, "auth", c.authMethod, "remote", c.clientIP)
 	c.schedulePing()
+	c.life.Lock()
+	defer c.life.Unlock()
+	if c.dropped {
+		return
+	}
 	s.presence.connected(c)
 	s.hookMu.RLock()
 	hooks := append([]func(*Conn){}, s.onHello...)

@@ -131,6 +131,9 @@ func (p *presenceStore) connected(c *Conn) {
 	key := presenceKey(c)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if c.presenceGone {
+		return // the socket closed while its handshake finished
+	}
 	it := p.items[key]
 	if it != nil && it.conns > 0 {
 		e.OnlineSince = it.entry.OnlineSince
@@ -142,11 +145,12 @@ func (p *presenceStore) connected(c *Conn) {
 }
 
 func (p *presenceStore) disconnected(c *Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c.presenceGone = true
 	if c.presenceK == "" {
 		return
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	it := p.items[c.presenceK]
 	if it == nil {
 		return
