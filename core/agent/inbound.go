@@ -36,6 +36,10 @@ type Turn struct {
 	// OnDelta, when set, receives the reply text as it streams (called
 	// from the run's goroutine; it must not block).
 	OnDelta func(delta string)
+	// MaxTokens (0: the provider's default) and Temperature (nil: the
+	// provider's) bound each model call of the run.
+	MaxTokens   int
+	Temperature *float64
 }
 
 // Outcome is how a Turn's run ended.
@@ -107,7 +111,7 @@ func (r *Runtime) Submit(ctx context.Context, t Turn) (*Ticket, error) {
 	}
 	rn, err := r.submit(ctx, runRequest{RunID: t.RunID, SessionKey: key, AgentID: agentID, Message: t.Message,
 		Images: t.Images, QueueMode: mode, Timeout: t.Timeout, ExtraSystem: t.ExtraSystem, Kind: "chat", Model: t.Model,
-		OnDelta: t.OnDelta})
+		OnDelta: t.OnDelta, MaxTokens: t.MaxTokens, Temperature: t.Temperature})
 	var re *replayError
 	if errors.As(err, &re) {
 		st := re.run

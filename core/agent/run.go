@@ -38,6 +38,9 @@ type runRequest struct {
 	Model string
 	// OnDelta receives the assistant text as it streams (HTTP surfaces).
 	OnDelta func(delta string)
+	// MaxTokens and Temperature, when set, bound each model call.
+	MaxTokens   int
+	Temperature *float64
 }
 
 // run is one agent run.
@@ -347,7 +350,8 @@ func (r *Runtime) loop(ctx context.Context, rn *run) *runResult {
 			}
 			return nil
 		}
-		resp, err := reg.Run(ctx, refs, providers.Request{System: system, Messages: msgs, Tools: set.Specs()}, onEvent)
+		resp, err := reg.Run(ctx, refs, providers.Request{System: system, Messages: msgs, Tools: set.Specs(),
+			MaxTokens: rn.req.MaxTokens, Temperature: rn.req.Temperature}, onEvent)
 		flush(true)
 		if resp != nil {
 			em.agent("lifecycle", map[string]any{"phase": "model", "provider": resp.Provider, "model": resp.Model})

@@ -240,6 +240,7 @@ func (a *api) chatCompletions(w http.ResponseWriter, r *http.Request, cfg *confi
 	created := time.Now().Unix()
 	turn := agent.Turn{RunID: id, SessionKey: tgt.SessionKey, AgentID: tgt.AgentID, Message: prompt.Message,
 		Images: prompt.Images, QueueMode: agent.QueueFollowup, ExtraSystem: prompt.ExtraSystem, Model: tgt.Model}
+	req.sampling.apply(&turn)
 	stream := req.Stream != nil && *req.Stream
 	if !stream {
 		ticket, err := a.d.Agents.Submit(r.Context(), turn)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pincerhq/pincer/core/agent"
 	"github.com/pincerhq/pincer/core/agent/providers"
 )
 
@@ -189,8 +190,8 @@ func decodeBase64(s string) ([]byte, error) {
 }
 
 // sampling holds the request's sampling fields. They are checked as the
-// reference checks them; the agent runs with its own model settings, so
-// they are not forwarded.
+// reference checks them; the token limit and the temperature are applied
+// to the agent's model calls (apply), the others are not forwarded.
 type sampling struct {
 	Temperature         *float64        `json:"temperature"`
 	TopP                *float64        `json:"top_p"`
@@ -201,6 +202,20 @@ type sampling struct {
 	MaxCompletionTokens *float64        `json:"max_completion_tokens"`
 	MaxOutputTokens     *float64        `json:"max_output_tokens"`
 	Stop                json.RawMessage `json:"stop"`
+}
+
+// apply sets the limits the agent's model calls honour.
+func (s sampling) apply(t *agent.Turn) {
+	for _, v := range []*float64{s.MaxCompletionTokens, s.MaxOutputTokens, s.MaxTokens} {
+		if v != nil {
+			t.MaxTokens = int(*v)
+			break
+		}
+	}
+	if s.Temperature != nil {
+		v := *s.Temperature
+		t.Temperature = &v
+	}
 }
 
 func (s sampling) check() *apiError {

@@ -825,3 +825,23 @@ func TestIdempotencyKeyReplays(t *testing.T) {
 		t.Fatalf("replay: ids %s/%s, content %q/%q, model calls %d", a.ID, b.ID, a.Choices[0].Message.Content, b.Choices[0].Message.Content, m.Calls())
 	}
 }
+
+// max_tokens / max_completion_tokens and temperature reach the agent's
+// model calls.
+func TestSamplingLimitsReachTheModel(t *testing.T) {
+	m, _, c := start(t, enabledHTTP)
+	if _, err := c.Chat.Completions.New(ctx(t), openai.ChatCompletionNewParams{
+		Model:               "openclaw",
+		Messages:            []openai.ChatCompletionMessageParamUnion{openai.UserMessage("short please")},
+		MaxCompletionTokens: openai.Int(64),
+		Temperature:         openai.Float(0.25),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	reqs := m.Requests()
+	last := reqs[len(reqs)-1]
+	if last["max_tokens"] != float64(64) && last["max_completion_tokens"] != float64(64) || last["temperature"] != 0.25 {
+		t.Fatalf("model request limits: max_tokens %v max_completion_tokens %v temperature %v",
+			last["max_tokens"], last["max_completion_tokens"], last["temperature"])
+	}
+}

@@ -436,6 +436,7 @@ func (a *api) createResponse(w http.ResponseWriter, r *http.Request, cfg *config
 	itemID := "msg_" + uuid.NewString()
 	turn := agent.Turn{RunID: rr.ID, SessionKey: tgt.SessionKey, AgentID: tgt.AgentID, Message: prompt.Message,
 		Images: prompt.Images, QueueMode: agent.QueueFollowup, ExtraSystem: strings.Join(system, "\n\n"), Model: tgt.Model}
+	req.sampling.apply(&turn)
 	stream := req.Stream != nil && *req.Stream
 	if !stream {
 		ticket, err := a.d.Agents.Submit(r.Context(), turn)
