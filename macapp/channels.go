@@ -141,16 +141,9 @@ func (a *app) channelsListCmd() *cobra.Command {
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withScopedGateway(cmd, &f, readScopes, func(ctx context.Context, s *session) error {
-				var st channelsStatus
-				raw, err := callInto(ctx, s, "channels.status", struct{}{}, &st)
-				if err != nil {
-					return err
-				}
-				if f.json {
-					return printJSON(a.stdout, raw)
-				}
-				printChannelList(a.stdout, st)
-				return nil
+				return callShow(ctx, s, f.json, a.stdout, "channels.status", struct{}{}, func(st channelsStatus) {
+					printChannelList(a.stdout, st)
+				})
 			})
 		},
 	}
@@ -211,16 +204,9 @@ func (a *app) channelsStatusCmd() *cobra.Command {
 				p.Probe, p.TimeoutMs = &yes, &ms
 			}
 			return a.withScopedGateway(cmd, &f, readScopes, func(ctx context.Context, s *session) error {
-				var st channelsStatus
-				raw, err := callInto(ctx, s, "channels.status", p, &st)
-				if err != nil {
-					return err
-				}
-				if f.json {
-					return printJSON(a.stdout, raw)
-				}
-				printChannelStatus(a.stdout, st, probe, time.Now())
-				return nil
+				return callShow(ctx, s, f.json, a.stdout, "channels.status", p, func(st channelsStatus) {
+					printChannelStatus(a.stdout, st, probe, time.Now())
+				})
 			})
 		},
 	}
@@ -375,16 +361,9 @@ func (a *app) channelsLifecycleCmd(use, short, method, done string) *cobra.Comma
 				}
 			}
 			return a.withScopedGateway(cmd, &f, adminScopes, func(ctx context.Context, s *session) error {
-				var res channelAccountResult
-				raw, err := callInto(ctx, s, method, p, &res)
-				if err != nil {
-					return err
-				}
-				if f.json {
-					return printJSON(a.stdout, raw)
-				}
-				fmt.Fprintf(a.stdout, "%s %s.\n", done, res.describe(p))
-				return nil
+				return callShow(ctx, s, f.json, a.stdout, method, p, func(res channelAccountResult) {
+					fmt.Fprintf(a.stdout, "%s %s.\n", done, res.describe(p))
+				})
 			})
 		},
 	}

@@ -72,6 +72,21 @@ func callInto(ctx context.Context, s *session, method string, params, out any) (
 	return raw, nil
 }
 
+// callShow calls method and prints the result: as received with --json
+// (asJSON), otherwise through show.
+func callShow[T any](ctx context.Context, s *session, asJSON bool, w io.Writer, method string, params any, show func(T)) error {
+	var out T
+	raw, err := callInto(ctx, s, method, params, &out)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(w, raw)
+	}
+	show(out)
+	return nil
+}
+
 func (a *app) devicesListCmd() *cobra.Command {
 	var f clientFlags
 	cmd := &cobra.Command{
@@ -80,16 +95,9 @@ func (a *app) devicesListCmd() *cobra.Command {
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withGateway(cmd, &f, func(ctx context.Context, s *session) error {
-				var res protocol.DevicePairListResult
-				raw, err := callInto(ctx, s, "device.pair.list", struct{}{}, &res)
-				if err != nil {
-					return err
-				}
-				if f.json {
-					return printJSON(a.stdout, raw)
-				}
-				printDeviceList(a.stdout, res, time.Now())
-				return nil
+				return callShow(ctx, s, f.json, a.stdout, "device.pair.list", struct{}{}, func(res protocol.DevicePairListResult) {
+					printDeviceList(a.stdout, res, time.Now())
+				})
 			})
 		},
 	}

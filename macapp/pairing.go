@@ -153,16 +153,9 @@ func (a *app) pairingListCmd() *cobra.Command {
 				p.Channel = c
 			}
 			return a.withScopedGateway(cmd, &f, pairingScopes, func(ctx context.Context, s *session) error {
-				var res pairingList
-				raw, err := callInto(ctx, s, "channels.pairing.list", p, &res)
-				if err != nil {
-					return err
-				}
-				if f.json {
-					return printJSON(a.stdout, raw)
-				}
-				printPairingList(a.stdout, res, time.Now())
-				return nil
+				return callShow(ctx, s, f.json, a.stdout, "channels.pairing.list", p, func(res pairingList) {
+					printPairingList(a.stdout, res, time.Now())
+				})
 			})
 		},
 	}

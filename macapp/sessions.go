@@ -45,16 +45,9 @@ func (a *app) sessionsListCmd() *cobra.Command {
 				p.Limit = &limit
 			}
 			return a.withScopedGateway(cmd, &f, readScopes, func(ctx context.Context, s *session) error {
-				var res map[string]any
-				raw, err := callInto(ctx, s, "sessions.list", p, &res)
-				if err != nil {
-					return err
-				}
-				if f.json {
-					return printJSON(a.stdout, raw)
-				}
-				printSessionList(a.stdout, res, time.Now())
-				return nil
+				return callShow(ctx, s, f.json, a.stdout, "sessions.list", p, func(res map[string]any) {
+					printSessionList(a.stdout, res, time.Now())
+				})
 			})
 		},
 	}
@@ -151,16 +144,9 @@ func (a *app) sessionsHistoryCmd() *cobra.Command {
 				p.Limit = &limit
 			}
 			return a.withScopedGateway(cmd, &f, readScopes, func(ctx context.Context, s *session) error {
-				var res map[string]any
-				raw, err := callInto(ctx, s, "chat.history", p, &res)
-				if err != nil {
-					return err
-				}
-				if f.json {
-					return printJSON(a.stdout, raw)
-				}
-				printHistory(a.stdout, key, res)
-				return nil
+				return callShow(ctx, s, f.json, a.stdout, "chat.history", p, func(res map[string]any) {
+					printHistory(a.stdout, key, res)
+				})
 			})
 		},
 	}
