@@ -222,11 +222,7 @@ func (a *api) chatCompletions(w http.ResponseWriter, r *http.Request, cfg *confi
 	if strings.TrimSpace(model) == "" {
 		model = modelOpenClaw
 	}
-	user := ""
-	if req.User != nil {
-		user = *req.User
-	}
-	tgt, e := resolveTarget(r, cfg, model, user, "openai")
+	tgt, e := resolveTarget(r, cfg, model, req.User, "openai")
 	if e != nil {
 		writeError(w, e)
 		return

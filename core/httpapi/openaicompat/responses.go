@@ -406,11 +406,7 @@ func (a *api) createResponse(w http.ResponseWriter, r *http.Request, cfg *config
 	if strings.TrimSpace(model) == "" {
 		model = modelOpenClaw
 	}
-	user := ""
-	if req.User != nil {
-		user = *req.User
-	}
-	tgt, e := resolveTarget(r, cfg, model, user, "openresponses")
+	tgt, e := resolveTarget(r, cfg, model, req.User, "openresponses")
 	if e != nil {
 		writeError(w, e)
 		return

@@ -96,8 +96,12 @@ type target struct {
 // from x-openclaw-agent-id, else the model id, else the default agent; the
 // session from x-openclaw-session-key, else the `user` field, else a fresh
 // key per request (stateless).
-func resolveTarget(r *http.Request, cfg *config.Config, model, user, prefix string) (target, *apiError) {
+func resolveTarget(r *http.Request, cfg *config.Config, model string, userp *string, prefix string) (target, *apiError) {
 	var t target
+	user := ""
+	if userp != nil {
+		user = *userp
+	}
 	if strings.TrimSpace(model) != "" && !isAgentModel(model) {
 		return t, invalid("Invalid `model`. Use `openclaw` or `openclaw/<agentId>`.")
 	}
