@@ -12,6 +12,7 @@ import (
 
 	"github.com/pincerhq/pincer/core/agent/providers"
 	"github.com/pincerhq/pincer/core/config"
+	"github.com/pincerhq/pincer/core/protocol"
 	"github.com/pincerhq/pincer/core/sessions"
 )
 
@@ -91,10 +92,10 @@ func (t *Ticket) Wait(ctx context.Context) (Outcome, error) {
 // returns once the message is durable.
 func (r *Runtime) Submit(ctx context.Context, t Turn) (*Ticket, error) {
 	if strings.TrimSpace(t.RunID) == "" {
-		return nil, errors.New("agent: turn without a run id")
+		return nil, protocol.InvalidRequest("agent: turn without a run id")
 	}
 	if strings.TrimSpace(t.Message) == "" && len(t.Images) == 0 {
-		return nil, errors.New("agent: empty turn")
+		return nil, protocol.InvalidRequest("agent: empty turn")
 	}
 	cfg := r.opt.Config()
 	agentID, err := r.agentID(cfg, t.AgentID)

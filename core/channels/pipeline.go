@@ -3,6 +3,7 @@ package channels
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/pincerhq/pincer/core/channels/access"
 	"github.com/pincerhq/pincer/core/channels/channel"
 	"github.com/pincerhq/pincer/core/gateway"
+	"github.com/pincerhq/pincer/core/protocol"
 	"github.com/pincerhq/pincer/core/routing"
 	"github.com/pincerhq/pincer/core/sessions"
 )
@@ -26,6 +28,7 @@ const (
 	errorReplyMax  = 300
 	commitBackoff  = 500 * time.Millisecond
 	commitBackoffX = 30 * time.Second
+	retryPass      = 2 * time.Second // a row that hit a transient failure is tried again
 )
 
 // receiver is a plugin's Handler: it commits the message to the inbound
@@ -85,7 +88,6 @@ func (m *Manager) poke() {
 
 // drain processes the inbound queue in arrival order.
 func (m *Manager) drain() {
-	first := true
 	for {
 		select {
 		case <-m.ctx.Done():
@@ -110,9 +112,10 @@ func (m *Manager) drain() {
 			if busy {
 				continue
 			}
-			if r.Status == ingressSubmitted && first {
-				// Handed to an agent before a restart: replay the run
-				// (its id is recorded) and deliver its answer.
+			if r.Status == ingressSubmitted {
+				// Handed to an agent but not answered (a restart, or a
+				// resume that could not run yet): replay the run (its id
+				// is recorded) and deliver its answer.
 				resumed[r.RunID] = append(resumed[r.RunID], r)
 				continue
 			}
@@ -121,8 +124,13 @@ func (m *Manager) drain() {
 		for _, rs := range resumed {
 			m.resume(rs)
 		}
-		first = false
 	}
+}
+
+// retryLater puts rows back for a later pass (a transient failure).
+func (m *Manager) retryLater(rows []ingressRow) {
+	m.release(rows)
+	time.AfterFunc(retryPass, m.poke)
 }
 
 // done forgets rows once they reached a final state.
@@ -158,8 +166,10 @@ func (m *Manager) process(r ingressRow) {
 	m.mu.Unlock()
 	d, err := m.access.Check(m.ctx, in.Channel, in.AccountID, policy, in)
 	if err != nil {
-		m.log.Error("access check failed", "channel", in.Channel, "err", err)
-		m.finish([]ingressRow{r}, ingressDropped, "access check: "+err.Error())
+		if m.ctx.Err() == nil {
+			m.log.Error("access check failed; retrying", "channel", in.Channel, "err", err)
+			m.retryLater([]ingressRow{r})
+		}
 		return
 	}
 	if d.PairingCode != "" {
@@ -403,6 +413,15 @@ func (m *Manager) submit(b *batch) {
 			m.release(b.rows) // stopping: the rows stay pending for the next start
 			return
 		}
+		var pe *protocol.Error
+		if !errors.As(err, &pe) && !errors.Is(err, sessions.ErrInvalidKey) {
+			// A storage hiccup: the message stays queued and is tried again
+			// (the run id is stable, so a turn that did get recorded is
+			// replayed, not run twice).
+			m.log.Warn("agent turn not accepted; retrying", "session", b.route.SessionKey, "err", err)
+			m.retryLater(b.rows)
+			return
+		}
 		m.log.Error("agent turn not accepted", "session", b.route.SessionKey, "err", err)
 		m.reply(b.acct, b.route, t.RunID, last, "Sorry, I could not take that message: "+shortError(err.Error()))
 		m.finish(b.rows, ingressDropped, err.Error())
@@ -434,7 +453,10 @@ func (m *Manager) resume(rows []ingressRow) {
 	t.RunID = rows[0].RunID
 	ticket, err := m.opt.Agents.Submit(m.ctx, t)
 	if err != nil {
-		m.release(rows)
+		if m.ctx.Err() == nil {
+			m.log.Warn("resuming an answer failed; retrying", "runId", t.RunID, "err", err)
+			m.retryLater(rows)
+		}
 		return
 	}
 	go m.await(&batch{rows: rows, route: route, acct: a}, ticket, in, m.typing(a, route.ReplyTo))
