@@ -23,7 +23,7 @@ const maxConfigBytes = 1 << 20
 // restartKeys are settings read only when the gateway starts.
 var restartKeys = []string{"gateway.port", "gateway.bind", "gateway.customBindHost", "gateway.auth.mode", "gateway.auth.password",
 	"gateway.auth.rateLimit", "gateway.trustedProxies",
-	"gateway.controlUi.allowedOrigins", "logging", "canvasHost.port"}
+	"gateway.controlUi.allowedOrigins", "logging", "canvasHost.port", "hooks.path"}
 
 type setParams struct {
 	Raw      string `json:"raw"`

@@ -93,6 +93,10 @@ func TestConfigSet(t *testing.T) {
 	if rr, _ := res["restartRequired"].([]any); len(rr) != 1 || rr[0] != "gateway.port" {
 		t.Fatalf("restartRequired = %v", res["restartRequired"])
 	}
+	daemontest.Call(t, c, "config.set", map[string]any{"raw": `{gateway: {port: 18999}, hooks: {path: "/in"}}`}, &res)
+	if rr, _ := res["restartRequired"].([]any); len(rr) != 1 || rr[0] != "hooks.path" {
+		t.Fatalf("restartRequired after a hooks.path change = %v", res["restartRequired"])
+	}
 	// Read-only operators may not write.
 	ro := g.Dial(t, protocol.ScopeRead)
 	if err := ro.Call(ctx, "config.set", map[string]any{"raw": `{}`}, nil); err == nil {
