@@ -277,6 +277,15 @@ func TestDeviceLessRules(t *testing.T) {
 			t.Fatalf("details %v", d)
 		}
 	})
+	t.Run("cross-site origin claiming to be the cli", func(t *testing.T) {
+		// A page of another site that names itself cli (with a valid
+		// token, even) is refused before it could queue a pairing request.
+		h := h.on(t)
+		f := connectExpectError(t, h, connectParams("cli", "cli", testToken), http.Header{"Origin": {"https://evil.example"}})
+		if d := details(t, f); d["code"] != "CONTROL_UI_ORIGIN_NOT_ALLOWED" {
+			t.Fatalf("details %v", d)
+		}
+	})
 	t.Run("node without device", func(t *testing.T) {
 		h := h.on(t)
 		p := connectParams("node-host", "node", testToken)

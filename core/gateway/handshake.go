@@ -85,7 +85,12 @@ func (c *Conn) runHandshake(data []byte) bool {
 	if role != protocol.RoleOperator && role != protocol.RoleNode {
 		return c.failHandshake(req.ID, protocol.InvalidRequest("invalid role"), websocket.StatusPolicyViolation, "invalid role")
 	}
-	if needsBrowserOrigin(&p.Client) && !c.s.originAllowed(c.origin, c.local) {
+	// Browsers always send Origin: a page of another site is refused
+	// whatever client it claims to be (cross-site WebSocket hijacking; the
+	// reference only checks the UI ids and would queue a pairing request).
+	// Native clients send no Origin.
+	browserElsewhere := c.origin != "" && !c.s.originAllowed(c.origin, c.local)
+	if (needsBrowserOrigin(&p.Client) || browserElsewhere) && !c.s.originAllowed(c.origin, c.local) {
 		msg := "origin not allowed (open the Control UI from the gateway host or allow it in gateway.controlUi.allowedOrigins)"
 		reason := "origin not allowed"
 		if c.origin == "" {
