@@ -42,34 +42,13 @@ func (a *app) channelsCmd() *cobra.Command {
 
 // channelsStatus is channels.status's result, read leniently.
 type channelsStatus struct {
-	Ts                      int64                             `json:"ts"`
-	ChannelOrder            []string                          `json:"channelOrder"`
-	ChannelLabels           map[string]string                 `json:"channelLabels"`
-	Channels                map[string]json.RawMessage        `json:"channels"`
-	ChannelAccounts         map[string][]channelAccountStatus `json:"channelAccounts"`
-	ChannelDefaultAccountID map[string]string                 `json:"channelDefaultAccountId"`
-	StatusIssues            []protocol.ChannelStatusIssue     `json:"statusIssues"`
-}
-
-// channelAccountStatus is one account in channels.status.
-type channelAccountStatus struct {
-	AccountID      string          `json:"accountId"`
-	Name           string          `json:"name"`
-	Enabled        bool            `json:"enabled"`
-	Configured     bool            `json:"configured"`
-	Linked         *bool           `json:"linked"`
-	Running        bool            `json:"running"`
-	Connected      bool            `json:"connected"`
-	LastError      *string         `json:"lastError"`
-	HealthState    string          `json:"healthState"`
-	LastStartAt    *int64          `json:"lastStartAt"`
-	LastStopAt     *int64          `json:"lastStopAt"`
-	LastInboundAt  *int64          `json:"lastInboundAt"`
-	LastOutboundAt *int64          `json:"lastOutboundAt"`
-	Mode           string          `json:"mode"`
-	DMPolicy       string          `json:"dmPolicy"`
-	TokenSource    string          `json:"tokenSource"`
-	Probe          json.RawMessage `json:"probe"`
+	Ts                      int64                                `json:"ts"`
+	ChannelOrder            []string                             `json:"channelOrder"`
+	ChannelLabels           map[string]string                    `json:"channelLabels"`
+	Channels                map[string]json.RawMessage           `json:"channels"`
+	ChannelAccounts         map[string][]protocol.ChannelAccount `json:"channelAccounts"`
+	ChannelDefaultAccountID map[string]string                    `json:"channelDefaultAccountId"`
+	StatusIssues            []protocol.ChannelStatusIssue        `json:"statusIssues"`
 }
 
 // order is the channel ids: channelOrder first, then the others sorted.
@@ -101,7 +80,7 @@ func (st channelsStatus) order() []string {
 
 // probe is an account's probe result: in its channelAccounts entry, or for
 // the default account in the channel's summary (where Pincer puts it).
-func (st channelsStatus) probe(id string, acct channelAccountStatus) json.RawMessage {
+func (st channelsStatus) probe(id string, acct protocol.ChannelAccount) json.RawMessage {
 	if len(acct.Probe) > 0 && string(acct.Probe) != "null" {
 		return acct.Probe
 	}
@@ -173,7 +152,7 @@ func printChannelList(w io.Writer, st channelsStatus) {
 	}
 }
 
-func lastError(acct channelAccountStatus) string {
+func lastError(acct protocol.ChannelAccount) string {
 	if acct.LastError == nil {
 		return "-"
 	}
@@ -258,7 +237,7 @@ func printChannelStatus(w io.Writer, st channelsStatus, probe bool, now time.Tim
 }
 
 // accountState sums up an account's flags in one word or two.
-func accountState(acct channelAccountStatus) string {
+func accountState(acct protocol.ChannelAccount) string {
 	switch {
 	case !acct.Enabled:
 		return "disabled"

@@ -2,6 +2,7 @@ package channels
 
 import (
 	"context"
+	"encoding/json"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -108,7 +109,8 @@ func (m *Manager) accountStatus(ctx context.Context, a *managed, probe bool, tim
 			extra["probe"] = res
 		}
 		at := time.Now().UnixMilli()
-		extra["lastProbeAt"], ca.LastProbeAt, ca.Probe = at, &at, extra["probe"]
+		extra["lastProbeAt"], ca.LastProbeAt = at, &at
+		ca.Probe, _ = json.Marshal(extra["probe"])
 	}
 	return ca, extra
 }

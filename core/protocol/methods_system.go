@@ -266,13 +266,13 @@ type ChannelAccount struct {
 	Mode           string  `json:"mode,omitempty"`
 	DMPolicy       string  `json:"dmPolicy,omitempty"`
 	// ReconnectAttempts counts the supervisor's restarts.
-	ReconnectAttempts int    `json:"reconnectAttempts"`
-	TokenSource       string `json:"tokenSource,omitempty"`
-	WebhookURL        string `json:"webhookUrl,omitempty"`
-	WebhookPath       string `json:"webhookPath,omitempty"`
-	BaseURL           string `json:"baseUrl,omitempty"`
-	LastProbeAt       *int64 `json:"lastProbeAt,omitempty"`
-	Probe             any    `json:"probe,omitempty"`
+	ReconnectAttempts int             `json:"reconnectAttempts"`
+	TokenSource       string          `json:"tokenSource,omitempty"`
+	WebhookURL        string          `json:"webhookUrl,omitempty"`
+	WebhookPath       string          `json:"webhookPath,omitempty"`
+	BaseURL           string          `json:"baseUrl,omitempty"`
+	LastProbeAt       *int64          `json:"lastProbeAt,omitempty"`
+	Probe             json.RawMessage `json:"probe,omitempty"`
 }
 
 // ChannelStatusIssue is a problem found in a channel's setup.
