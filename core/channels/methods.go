@@ -2,9 +2,9 @@ package channels
 
 import (
 	"context"
-	"encoding/json"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
